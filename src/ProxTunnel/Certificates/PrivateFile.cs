@@ -1,0 +1,84 @@
+namespace ProxTunnel.Certificates;
+
+/// <summary>Writes files that hold private keys: owner-only mode from the first byte, and atomically.</summary>
+internal static class PrivateFile
+{
+    private const UnixFileMode OwnerReadWrite = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>
+    /// Writes <paramref name="content"/> to a temporary file beside <paramref name="path"/> and moves it into place.
+    /// Returns false, leaving the existing file alone, when <paramref name="overwrite"/> is false and the path already exists.
+    /// </summary>
+    internal static bool TryWrite(string path, ReadOnlySpan<byte> content, bool overwrite)
+    {
+        var directory = Path.GetDirectoryName(path);
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        // Same directory, so the final move is a rename on the same file system and never a copy.
+        var temp = Path.Combine(directory ?? ".", $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            var streamOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+            if (!OperatingSystem.IsWindows())
+            {
+                // The mode is applied by open(2) itself, so the key is never readable by others, not even briefly.
+                streamOptions.UnixCreateMode = OwnerReadWrite;
+            }
+
+            using (var stream = new FileStream(temp, streamOptions))
+            {
+                if (!OperatingSystem.IsWindows())
+                {
+                    // open(2) honours the umask, which could only remove bits; state the mode explicitly anyway.
+                    File.SetUnixFileMode(stream.SafeFileHandle, OwnerReadWrite);
+                }
+
+                stream.Write(content);
+                stream.Flush(flushToDisk: true);
+            }
+
+            if (overwrite)
+            {
+                File.Move(temp, path, overwrite: true);
+                return true;
+            }
+
+            if (File.Exists(path))
+            {
+                return false;
+            }
+
+            try
+            {
+                // A no-overwrite move is link(2)+unlink(2) on Unix: it fails instead of replacing a file that another
+                // process created in the meantime.
+                File.Move(temp, path, overwrite: false);
+                return true;
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                return false;
+            }
+        }
+        finally
+        {
+            TryDelete(temp);
+        }
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            // Gone already after a successful move; otherwise remove the leftover.
+            File.Delete(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Nothing more to do: the original error, if any, is the one worth reporting.
+        }
+    }
+}

@@ -1,0 +1,404 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace ProxTunnel.Certificates;
+
+/// <summary>
+/// The root CA that issues a certificate for every host a client tunnels to. Thread-safe; share one instance
+/// between listeners.
+/// </summary>
+public sealed class ProxyCertificateAuthority : IDisposable
+{
+    /// <summary>Chromium's cap on leaf lifetimes (back-dating included) for roots it treats as known.</summary>
+    internal static readonly TimeSpan MaxLeafValidity = TimeSpan.FromDays(199);
+
+    /// <summary>A root this close to expiry is logged as a warning at every start.</summary>
+    internal static readonly TimeSpan RootExpiryWarning = TimeSpan.FromDays(90);
+
+    private readonly CertificateAuthorityOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly RootAuthority _root;
+    private readonly HostCertificateFactory _factory;
+    private readonly DiskCertificateCache? _disk;
+    private readonly X509Certificate2Collection _chainExtras;
+    private readonly int _capacity;
+
+    // Slots by cache key (normalized or wildcard name); the LRU population.
+    private readonly ConcurrentDictionary<string, CertificateCacheSlot> _slots = new(StringComparer.Ordinal);
+
+    // Slots by the raw host string callers pass, so a hit costs one dictionary probe and no normalization.
+    private readonly ConcurrentDictionary<string, CertificateCacheSlot> _lookup = new(StringComparer.Ordinal);
+    private readonly Lock _trimLock = new();
+    private int _slotCount;
+    private long _useClock;
+    private long _issuedCount;
+    private bool _disposed;
+
+    /// <summary>Loads the root from <see cref="CertificateAuthorityOptions.RootCertificatePath"/>, creating it when the file is missing.</summary>
+    public ProxyCertificateAuthority(CertificateAuthorityOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = Snapshot(options);
+        Validate(_options);
+        _logger = loggerFactory?.CreateLogger<ProxyCertificateAuthority>() ?? NullLogger<ProxyCertificateAuthority>.Instance;
+        _time = timeProvider ?? TimeProvider.System;
+        _capacity = _options.CacheSize;
+
+        var path = Path.GetFullPath(_options.RootCertificatePath);
+        var now = _time.GetUtcNow();
+        _root = RootAuthority.LoadOrCreate(path, _options, now);
+        LogRoot(_logger, _root, now);
+
+        _factory = new HostCertificateFactory(_root, _options.LeafKeyAlgorithm, _options.LeafLifetime);
+        _chainExtras = [_root.Certificate];
+        if (!string.IsNullOrWhiteSpace(_options.CertificateCacheDirectory))
+        {
+            _disk = new DiskCertificateCache(_options.CertificateCacheDirectory, _root, _options.RenewBefore, _logger);
+        }
+    }
+
+    /// <summary>Full path of the root file.</summary>
+    public string RootCertificatePath => _root.Path;
+
+    /// <summary>The root certificate without its private key. Shared: do not dispose it.</summary>
+    public X509Certificate2 RootCertificate => _root.Certificate;
+
+    /// <summary>SHA-256 fingerprint of the root, upper-case hex pairs joined by colons.</summary>
+    public string RootSha256Fingerprint => _root.Sha256Fingerprint;
+
+    /// <summary>True when this instance created the root file.</summary>
+    public bool RootWasCreated => _root.Created;
+
+    /// <summary>Number of host certificates this instance signed (cache misses, renewals and <see cref="IssueCertificatePem"/>).</summary>
+    internal long IssuedCount => Interlocked.Read(ref _issuedCount);
+
+    /// <summary>Number of cache keys currently held.</summary>
+    internal int CachedCount => Volatile.Read(ref _slotCount);
+
+    /// <summary>A certificate (with private key) for a DNS name, IDN, IPv4 or IPv6 literal; issued once and cached.
+    /// The instance is shared by the cache: do not dispose it.</summary>
+    public X509Certificate2 GetHostCertificate(string host) => GetEntry(host).Certificate;
+
+    /// <summary>The cached TLS context for a host, chain included, so a handshake builds nothing.</summary>
+    public SslStreamCertificateContext GetCertificateContext(string host) => GetEntry(host).Context;
+
+    /// <summary>Issues a fresh certificate outside the cache and returns its private key and certificate as PEM.</summary>
+    public string IssueCertificatePem(string host, bool wildcard)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var target = HostNames.Resolve(host, wildcard);
+        var (certificate, key) = IssueCore(target, _time.GetUtcNow());
+        using (certificate)
+        using (key)
+        {
+            var pem = KeyAndCertificatePem.Encode(key, certificate.RawData);
+            try
+            {
+                return Encoding.UTF8.GetString(pem);
+            }
+            finally
+            {
+                CryptographicOperations.ZeroMemory(pem);
+            }
+        }
+    }
+
+    /// <summary>The root certificate for clients to trust; never contains the private key.</summary>
+    public byte[] ExportRoot(CertificateExportFormat format)
+    {
+        var der = _root.Certificate.RawData;
+        return format switch
+        {
+            CertificateExportFormat.Pem => Encoding.ASCII.GetBytes(PemEncoding.WriteString("CERTIFICATE", der) + "\n"),
+            CertificateExportFormat.Der => der,
+            CertificateExportFormat.Pkcs12 => ExportCertificateOnlyPkcs12(der),
+            _ => throw new ArgumentOutOfRangeException(nameof(format), format, "Unknown export format."),
+        };
+    }
+
+    /// <summary>Creates a root file. With <paramref name="force"/> an existing file is first renamed to <c>PATH.bak-TIMESTAMP</c>.</summary>
+    public static string InitializeRoot(CertificateAuthorityOptions options, bool force, TimeProvider? timeProvider = null)
+        => InitializeRoot(options, force, timeProvider, logger: null);
+
+    /// <summary><see cref="InitializeRoot(CertificateAuthorityOptions, bool, TimeProvider?)"/> with logging.</summary>
+    internal static string InitializeRoot(CertificateAuthorityOptions options, bool force, TimeProvider? timeProvider, ILogger? logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var snapshot = Snapshot(options);
+        Validate(snapshot);
+        logger ??= NullLogger.Instance;
+        var now = (timeProvider ?? TimeProvider.System).GetUtcNow();
+        var path = Path.GetFullPath(snapshot.RootCertificatePath);
+        if (File.Exists(path))
+        {
+            if (!force)
+            {
+                throw new InvalidOperationException($"The root CA file '{path}' already exists; use force to replace it (the old file is kept as a backup).");
+            }
+
+            var backup = $"{path}.bak-{now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}";
+            for (var n = 1; File.Exists(backup); n++)
+            {
+                backup = $"{path}.bak-{now.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture)}-{n}";
+            }
+
+            // A rename, never a delete: the old root may still be trusted by clients someone wants to clean up.
+            File.Move(path, backup, overwrite: false);
+            CertificateAuthorityLog.RootBackedUp(logger, path, backup);
+        }
+
+        RootAuthority.CreateFile(path, snapshot, now);
+        using var root = RootAuthority.Load(path);
+        var notAfter = root.Certificate.NotAfter.ToUniversalTime();
+        CertificateAuthorityLog.RootCreated(logger, path, root.Sha256Fingerprint, notAfter);
+        return path;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        // Leaf certificates are not disposed: TLS handshakes running on other threads may still hold their contexts.
+        _slots.Clear();
+        _lookup.Clear();
+        _root.Dispose();
+    }
+
+    /// <summary>Signs a certificate without touching the cache (benchmarks, <see cref="IssueCertificatePem"/>).</summary>
+    internal (X509Certificate2 Certificate, AsymmetricAlgorithm Key) IssueCore(CertificateTarget target, DateTimeOffset now)
+    {
+        var issued = _factory.Issue(target, now);
+        Interlocked.Increment(ref _issuedCount);
+        CertificateMetrics.Issued.Add(1);
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            var notAfter = issued.Certificate.NotAfter.ToUniversalTime();
+            CertificateAuthorityLog.CertificateIssued(_logger, target.Key, issued.Certificate.SerialNumber, notAfter);
+        }
+
+        return issued;
+    }
+
+    private IssuedCertificate GetEntry(string host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+
+        // Hot path: one lock-free probe with the caller's own string, one clock read, one stamp; no allocation.
+        if (_lookup.TryGetValue(host, out var slot) && slot.Current is { } entry && _time.GetUtcNow().UtcTicks < entry.RenewAtUtcTicks)
+        {
+            slot.LastUse = Interlocked.Increment(ref _useClock);
+            CertificateMetrics.CacheHits.Add(1);
+            return entry;
+        }
+
+        return GetEntrySlow(host);
+    }
+
+    private IssuedCertificate GetEntrySlow(string host)
+    {
+        var target = HostNames.Resolve(host, _options.UseWildcardCertificates);
+        var slot = GetOrAddSlot(target.Key);
+        var entry = slot.Current;
+        if (entry is null || _time.GetUtcNow().UtcTicks >= entry.RenewAtUtcTicks)
+        {
+            lock (slot.IssueLock)
+            {
+                // Whoever held the lock before us may have issued it already: exactly one issuance per key.
+                entry = slot.Current;
+                var now = _time.GetUtcNow();
+                if (entry is null || now.UtcTicks >= entry.RenewAtUtcTicks)
+                {
+                    entry = CreateEntry(target, now, tryDisk: entry is null);
+                    slot.Current = entry;
+                }
+                else
+                {
+                    CertificateMetrics.CacheHits.Add(1);
+                }
+            }
+        }
+        else
+        {
+            CertificateMetrics.CacheHits.Add(1);
+        }
+
+        slot.LastUse = Interlocked.Increment(ref _useClock);
+        slot.AddAlias(host, _lookup);
+        TrimIfNeeded();
+        return entry;
+    }
+
+    private CertificateCacheSlot GetOrAddSlot(string key)
+    {
+        if (_slots.TryGetValue(key, out var slot))
+        {
+            return slot;
+        }
+
+        var created = new CertificateCacheSlot(key, Interlocked.Increment(ref _useClock));
+        if (_slots.TryAdd(key, created))
+        {
+            Interlocked.Increment(ref _slotCount);
+            return created;
+        }
+
+        return _slots.TryGetValue(key, out slot) ? slot : GetOrAddSlot(key);
+    }
+
+    private IssuedCertificate CreateEntry(CertificateTarget target, DateTimeOffset now, bool tryDisk)
+    {
+        X509Certificate2? certificate = tryDisk ? _disk?.TryLoad(target.Key, now) : null;
+        if (certificate is null)
+        {
+            var (issued, key) = IssueCore(target, now);
+            using (key)
+            {
+                _disk?.Save(target.Key, key, issued);
+            }
+
+            certificate = issued;
+        }
+
+        if (OperatingSystem.IsWindows())
+        {
+            // SChannel cannot use ephemeral (CNG in-memory) keys for a server handshake; a PKCS#12 round trip gives
+            // the key a provider it accepts. OpenSSL (Linux) and Apple use the in-memory key as is.
+            using var ephemeral = certificate;
+            certificate = X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), password: null);
+        }
+
+        // offline: no OCSP or AIA fetches; the root is handed in, so the chain builds without the system store.
+        var context = SslStreamCertificateContext.Create(certificate, _chainExtras, offline: true);
+        var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero);
+        return new IssuedCertificate(certificate, context, notAfter - _options.RenewBefore);
+    }
+
+    private void TrimIfNeeded()
+    {
+        if (Volatile.Read(ref _slotCount) <= _capacity || !_trimLock.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            // Evict down to 15/16 of the capacity so the sort is paid once per capacity/16 misses, not on each.
+            var target = _capacity - (_capacity / 16);
+            var excess = Volatile.Read(ref _slotCount) - target;
+            if (excess <= 0)
+            {
+                return;
+            }
+
+            var slots = _slots.Values.ToArray();
+            Array.Sort(slots, static (a, b) => a.LastUse.CompareTo(b.LastUse));
+            foreach (var victim in slots.AsSpan(0, Math.Min(excess, slots.Length)))
+            {
+                if (_slots.TryRemove(KeyValuePair.Create(victim.Key, victim)))
+                {
+                    Interlocked.Decrement(ref _slotCount);
+                    victim.Evict(_lookup);
+                }
+            }
+        }
+        finally
+        {
+            _trimLock.Exit();
+        }
+    }
+
+    private static byte[] ExportCertificateOnlyPkcs12(byte[] der)
+    {
+        // A fresh instance without key, so the file can only hold the certificate. 3DES/SHA-1 is the one PBE scheme
+        // that Windows, macOS, Android, Firefox and OpenSSL 3 (without its legacy provider) all import; it protects
+        // nothing secret here, the certificate is public.
+        using var certificate = X509CertificateLoader.LoadCertificate(der);
+        return certificate.ExportPkcs12(Pkcs12ExportPbeParameters.Pkcs12TripleDesSha1, string.Empty);
+    }
+
+    private static void LogRoot(ILogger logger, RootAuthority root, DateTimeOffset now)
+    {
+        var notAfter = root.Certificate.NotAfter.ToUniversalTime();
+        if (root.Created)
+        {
+            CertificateAuthorityLog.RootCreated(logger, root.Path, root.Sha256Fingerprint, notAfter);
+        }
+        else
+        {
+            CertificateAuthorityLog.RootLoaded(logger, root.Path, root.Sha256Fingerprint, notAfter);
+        }
+
+        var left = root.NotAfter - now;
+        if (left < RootExpiryWarning)
+        {
+            CertificateAuthorityLog.RootNearExpiry(logger, root.Path, notAfter, (int)Math.Floor(left.TotalDays));
+        }
+    }
+
+    private static CertificateAuthorityOptions Snapshot(CertificateAuthorityOptions options) => new()
+    {
+        // A copy, so later changes to the caller's object cannot desynchronize a running instance.
+        RootCertificatePath = options.RootCertificatePath,
+        RootCommonName = options.RootCommonName,
+        RootKeyAlgorithm = options.RootKeyAlgorithm,
+        RootLifetime = options.RootLifetime,
+        LeafKeyAlgorithm = options.LeafKeyAlgorithm,
+        LeafLifetime = options.LeafLifetime,
+        RenewBefore = options.RenewBefore,
+        UseWildcardCertificates = options.UseWildcardCertificates,
+        CacheSize = options.CacheSize,
+        CertificateCacheDirectory = options.CertificateCacheDirectory,
+    };
+
+    private static void Validate(CertificateAuthorityOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(options.RootCertificatePath))
+        {
+            throw new ArgumentException("RootCertificatePath must be set.", nameof(options));
+        }
+
+        if (string.IsNullOrWhiteSpace(options.RootCommonName))
+        {
+            throw new ArgumentException("RootCommonName must be set.", nameof(options));
+        }
+
+        if (options.RootLifetime <= HostCertificateFactory.BackDating)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.RootLifetime, "RootLifetime must be longer than one day.");
+        }
+
+        if (options.LeafLifetime <= TimeSpan.Zero || options.LeafLifetime + HostCertificateFactory.BackDating > MaxLeafValidity)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(options), options.LeafLifetime, $"LeafLifetime must be positive and, with the one day of back-dating, at most {MaxLeafValidity.TotalDays} days.");
+        }
+
+        if (options.RenewBefore < TimeSpan.Zero || options.RenewBefore >= options.LeafLifetime)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.RenewBefore, "RenewBefore must be between zero and LeafLifetime.");
+        }
+
+        if (options.CacheSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.CacheSize, "CacheSize must be at least 1.");
+        }
+
+        if (!Enum.IsDefined(options.RootKeyAlgorithm) || !Enum.IsDefined(options.LeafKeyAlgorithm))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "Unknown key algorithm.");
+        }
+    }
+}

@@ -1,0 +1,102 @@
+using System.Text;
+using ProxTunnel.Rewriting;
+
+namespace ProxTunnel.Resolvers;
+
+/// <summary>
+/// What a <see cref="IProxyPrefixResolver"/> knows of one proxied request. The instance is reused for the next request
+/// on the connection: read it during <see cref="IProxyPrefixResolver.Resolve"/> only.
+/// </summary>
+public sealed class ProxyRequestContext
+{
+    private ReadOnlyMemory<byte> _head;
+    private RequestHead? _parsed;
+    private string? _absoluteUrl;
+
+    internal ProxyRequestContext()
+    {
+    }
+
+    /// <summary>Request method, e.g. <c>GET</c> or <c>CONNECT</c>.</summary>
+    public string Method { get; private set; } = "";
+
+    /// <summary><c>http</c> or <c>https</c>.</summary>
+    public string Scheme { get; private set; } = "";
+
+    /// <summary>Lower-case host; IPv6 literals keep their brackets.</summary>
+    public string Host { get; private set; } = "";
+
+    /// <summary>Port, the scheme's default when the URL names none.</summary>
+    public int Port { get; private set; }
+
+    /// <summary>Path and query exactly as the client sent them (<c>/</c> when empty); empty for CONNECT.</summary>
+    public string PathAndQuery { get; private set; } = "";
+
+    /// <summary>True inside a CONNECT tunnel, and for the CONNECT request itself.</summary>
+    public bool IsTunnel { get; private set; }
+
+    /// <summary>The absolute URL: scheme, host, the port when not the default, path and query.</summary>
+    public string AbsoluteUrl => _absoluteUrl ??= TargetBuilder.FormatUrl(Scheme, Host, Port, PathAndQuery);
+
+    /// <summary>Headers of the CONNECT request that opened the tunnel, or null outside a tunnel.</summary>
+    public IReadOnlyDictionary<string, string>? ConnectHeaders { get; private set; }
+
+    /// <summary>The request's <c>Proxy-Authorization</c>, else (in a tunnel) the CONNECT request's, else null.</summary>
+    public string? ProxyAuthorization
+    {
+        get
+        {
+            var own = GetRequestHeader("Proxy-Authorization");
+            if (own is not null)
+            {
+                return own;
+            }
+
+            return ConnectHeaders is not null && ConnectHeaders.TryGetValue("Proxy-Authorization", out var fromConnect) ? fromConnect : null;
+        }
+    }
+
+    /// <summary>The first value of a request header (case-insensitive name), or null.</summary>
+    public string? GetRequestHeader(string name) => _parsed?.GetHeader(_head.Span, name);
+
+    /// <summary>Every request header, repeated names joined with <c>, </c>.</summary>
+    public IReadOnlyDictionary<string, string> GetRequestHeaders()
+    {
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        if (_parsed is null)
+        {
+            return headers;
+        }
+
+        var span = _head.Span;
+        foreach (ref readonly var line in _parsed.Lines)
+        {
+            var name = Encoding.Latin1.GetString(RequestHead.Name(span, line));
+            var value = Encoding.Latin1.GetString(RequestHead.Value(span, line));
+            headers[name] = headers.TryGetValue(name, out var existing) ? existing + ", " + value : value;
+        }
+
+        return headers;
+    }
+
+    internal void Set(ReadOnlyMemory<byte> head, RequestHead parsed, string scheme, string host, int port, string pathAndQuery,
+        bool isTunnel, IReadOnlyDictionary<string, string>? connectHeaders)
+    {
+        _head = head;
+        _parsed = parsed;
+        _absoluteUrl = null;
+        Method = KnownMethods.GetString(parsed.Method(head.Span));
+        Scheme = scheme;
+        Host = host;
+        Port = port;
+        PathAndQuery = pathAndQuery;
+        IsTunnel = isTunnel;
+        ConnectHeaders = connectHeaders;
+    }
+
+    internal void Clear()
+    {
+        _head = default;
+        _parsed = null;
+    }
+}

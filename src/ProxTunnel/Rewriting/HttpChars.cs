@@ -1,0 +1,28 @@
+using System.Buffers;
+
+namespace ProxTunnel.Rewriting;
+
+/// <summary>Character classes of RFC 9110/9112.</summary>
+internal static class HttpChars
+{
+    public const byte CR = (byte)'\r';
+    public const byte LF = (byte)'\n';
+    public const byte SP = (byte)' ';
+    public const byte HT = (byte)'\t';
+
+    /// <summary>tchar: what a method or header name may contain.</summary>
+    public static readonly SearchValues<byte> Token = SearchValues.Create(
+        "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
+    /// <summary>Bytes that may never appear in a header value: controls other than HT, and DEL.</summary>
+    public static readonly SearchValues<byte> InvalidFieldValue = SearchValues.Create(
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127]);
+
+    /// <summary>Bytes that may never appear in a request target: controls, space, DEL, and '#'.</summary>
+    public static readonly SearchValues<byte> InvalidTarget = SearchValues.Create(
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 35, 127]);
+
+    public static bool IsToken(ReadOnlySpan<byte> span) => !span.IsEmpty && !span.ContainsAnyExcept(Token);
+
+    public static bool IsOws(byte b) => b is SP or HT;
+}

@@ -1,0 +1,45 @@
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text;
+
+namespace ProxTunnel.Rewriting;
+
+/// <summary>The few responses the proxy layer writes itself: errors, 407 challenges and CONNECT's 200.</summary>
+internal static class ProxyResponses
+{
+    public static readonly byte[] ConnectEstablished11 = "HTTP/1.1 200 Connection Established\r\n\r\n"u8.ToArray();
+    public static readonly byte[] ConnectEstablished10 = "HTTP/1.0 200 Connection Established\r\n\r\n"u8.ToArray();
+
+    public static byte[] Error(RejectReason reason, string? realm = null)
+    {
+        var status = reason.ToStatusCode();
+        var body = $"{status} {ReasonPhrase(status)}: {reason}\n";
+        var builder = new StringBuilder(160);
+        builder.Append(CultureInfo.InvariantCulture, $"HTTP/1.1 {status} {ReasonPhrase(status)}\r\n");
+        if (realm is not null)
+        {
+            builder.Append(CultureInfo.InvariantCulture, $"Proxy-Authenticate: Basic realm=\"{realm}\"\r\n");
+        }
+
+        builder.Append(CultureInfo.InvariantCulture, $"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}");
+        return Encoding.ASCII.GetBytes(builder.ToString());
+    }
+
+    public static async ValueTask WriteAsync(PipeWriter output, ReadOnlyMemory<byte> response, CancellationToken cancellationToken)
+    {
+        await output.WriteAsync(response, cancellationToken);
+    }
+
+    public static string ReasonPhrase(int status) => status switch
+    {
+        400 => "Bad Request",
+        407 => "Proxy Authentication Required",
+        408 => "Request Timeout",
+        414 => "URI Too Long",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    };
+}

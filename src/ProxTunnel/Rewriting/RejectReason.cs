@@ -1,0 +1,36 @@
+namespace ProxTunnel.Rewriting;
+
+/// <summary>Why a request head or body was refused; every reason maps to one status code.</summary>
+internal enum RejectReason
+{
+    None = 0,
+    InvalidRequestLine,
+    UnsupportedHttpVersion,
+    RequestLineTooLong,
+    HeadersTooLarge,
+    TooManyHeaders,
+    InvalidHeaderLine,
+    BareLineFeed,
+    BareCarriageReturn,
+    ObsoleteLineFolding,
+    WhitespaceBeforeColon,
+    InvalidContentLength,
+    MultipleContentLengths,
+    ContentLengthWithTransferEncoding,
+    UnsupportedTransferEncoding,
+    TransferEncodingInHttp10,
+    UpgradeWithBody,
+    MultipleHostHeaders,
+    InvalidTarget,
+    InvalidConnectTarget,
+    ConnectInsideTunnel,
+    InvalidChunkSize,
+    InvalidChunkExtension,
+    InvalidChunkTerminator,
+    InvalidTrailer,
+    UnexpectedEndOfBody,
+    RequestHeadersTimeout,
+    ProxyAuthenticationRequired,
+    ResolverFailed,
+    TooManyTunnels,
+}

@@ -1,0 +1,75 @@
+using System.Text;
+
+namespace ProxTunnel.Rewriting;
+
+/// <summary>
+/// The parsed form of one request head: offsets into the buffer it was parsed from plus the framing facts.
+/// One instance per connection, reset for every head, so parsing allocates nothing.
+/// </summary>
+internal sealed class RequestHead
+{
+    public const int MaxHeaderCount = 100;
+
+    private HeaderLine[] _lines = new HeaderLine[16];
+
+    public int MethodLength;
+    public int TargetStart;
+    public int TargetLength;
+    public bool IsHttp10;
+    public bool IsConnect;
+    public int RequestLineEnd;
+    public int HeadLength;
+    public int LineCount;
+
+    /// <summary>-1 when absent.</summary>
+    public long ContentLength;
+    public bool HasTransferEncoding;
+    public bool IsChunked;
+    public bool ConnectionUpgrade;
+    public int HostLine;
+    public int ProxyAuthorizationLine;
+
+    public ReadOnlySpan<HeaderLine> Lines => _lines.AsSpan(0, LineCount);
+
+    public bool HasBody => IsChunked || ContentLength > 0;
+
+    public void Reset()
+    {
+        MethodLength = TargetStart = TargetLength = RequestLineEnd = HeadLength = LineCount = 0;
+        IsHttp10 = IsConnect = HasTransferEncoding = IsChunked = ConnectionUpgrade = false;
+        ContentLength = -1;
+        HostLine = ProxyAuthorizationLine = -1;
+    }
+
+    public ref HeaderLine AddLine()
+    {
+        if (LineCount == _lines.Length)
+        {
+            Array.Resize(ref _lines, _lines.Length * 2);
+        }
+
+        return ref _lines[LineCount++];
+    }
+
+    public static ReadOnlySpan<byte> Name(ReadOnlySpan<byte> head, in HeaderLine line) => head.Slice(line.Start, line.NameLength);
+
+    public static ReadOnlySpan<byte> Value(ReadOnlySpan<byte> head, in HeaderLine line) => head.Slice(line.ValueStart, line.ValueLength);
+
+    public ReadOnlySpan<byte> Method(ReadOnlySpan<byte> head) => head[..MethodLength];
+
+    public ReadOnlySpan<byte> Target(ReadOnlySpan<byte> head) => head.Slice(TargetStart, TargetLength);
+
+    /// <summary>The value of the first header called <paramref name="name"/> (ASCII, case-insensitive), or null. Allocates: not for the hot path.</summary>
+    public string? GetHeader(ReadOnlySpan<byte> head, string name)
+    {
+        foreach (ref readonly var line in Lines)
+        {
+            if (Ascii.EqualsIgnoreCase(Name(head, line), name))
+            {
+                return Encoding.Latin1.GetString(Value(head, line));
+            }
+        }
+
+        return null;
+    }
+}

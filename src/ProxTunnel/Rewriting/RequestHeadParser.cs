@@ -1,0 +1,330 @@
+using System.Buffers.Text;
+using System.Text;
+
+namespace ProxTunnel.Rewriting;
+
+/// <summary>
+/// Finds and validates request heads per RFC 9112, at least as strictly as Kestrel: anything Kestrel might frame
+/// differently from us is refused, so the next head is always where both of us think it is.
+/// </summary>
+internal static class RequestHeadParser
+{
+    /// <summary>
+    /// Scans <paramref name="data"/> (which starts at the head) for the empty line ending it. Resumable:
+    /// <paramref name="scanned"/> and <paramref name="requestLineEnd"/> carry the progress of earlier calls on a prefix of the same bytes.
+    /// Returns the head length, 0 when more bytes are needed, or -1 with <paramref name="reason"/> set.
+    /// </summary>
+    public static int FindHeadEnd(ReadOnlySpan<byte> data, ref int scanned, ref int requestLineEnd, int maxRequestLine, int maxHeaders, out RejectReason reason)
+    {
+        reason = RejectReason.None;
+        while (true)
+        {
+            var lf = data[scanned..].IndexOf(HttpChars.LF);
+            if (lf < 0)
+            {
+                scanned = data.Length;
+                if (requestLineEnd == 0 && data.Length >= maxRequestLine)
+                {
+                    reason = RejectReason.RequestLineTooLong;
+                    return -1;
+                }
+
+                if (requestLineEnd > 0 && data.Length - requestLineEnd > maxHeaders)
+                {
+                    reason = RejectReason.HeadersTooLarge;
+                    return -1;
+                }
+
+                return 0;
+            }
+
+            lf += scanned;
+            var lineStart = scanned;
+            scanned = lf + 1;
+            if (lf == 0 || data[lf - 1] != HttpChars.CR)
+            {
+                reason = RejectReason.BareLineFeed;
+                return -1;
+            }
+
+            if (requestLineEnd == 0)
+            {
+                if (lf + 1 > maxRequestLine)
+                {
+                    reason = RejectReason.RequestLineTooLong;
+                    return -1;
+                }
+
+                requestLineEnd = lf + 1;
+                continue;
+            }
+
+            if (lf + 1 - requestLineEnd > maxHeaders)
+            {
+                reason = RejectReason.HeadersTooLarge;
+                return -1;
+            }
+
+            if (lf - 1 == lineStart)
+            {
+                return lf + 1;
+            }
+        }
+    }
+
+    /// <summary>Parses a complete head (as found by <see cref="FindHeadEnd"/>) into <paramref name="result"/>.</summary>
+    public static RejectReason Parse(ReadOnlySpan<byte> head, int requestLineEnd, RequestHead result)
+    {
+        result.Reset();
+        result.HeadLength = head.Length;
+        result.RequestLineEnd = requestLineEnd;
+
+        var reason = ParseRequestLine(head[..(requestLineEnd - 2)], result);
+        if (reason != RejectReason.None)
+        {
+            return reason;
+        }
+
+        var pos = requestLineEnd;
+        var end = head.Length - 2;
+        var contentLengthSeen = false;
+        var finalCodingChunked = false;
+        var chunkedSeen = false;
+        while (pos < end)
+        {
+            var lineEnd = head[pos..].IndexOf(HttpChars.LF) + pos;
+            var line = head[pos..(lineEnd - 1)];
+            if (result.LineCount == RequestHead.MaxHeaderCount)
+            {
+                return RejectReason.TooManyHeaders;
+            }
+
+            reason = ParseHeaderLine(line, pos, out var header);
+            if (reason != RejectReason.None)
+            {
+                return reason;
+            }
+
+            header.End = lineEnd + 1;
+            var index = result.LineCount;
+            var name = line[..header.NameLength];
+            var value = head.Slice(header.ValueStart, header.ValueLength);
+            switch (name.Length)
+            {
+                case 4 when Ascii.EqualsIgnoreCase(name, "host"u8):
+                    if (result.HostLine >= 0)
+                    {
+                        return RejectReason.MultipleHostHeaders;
+                    }
+
+                    result.HostLine = index;
+                    break;
+                case 10 when Ascii.EqualsIgnoreCase(name, "connection"u8):
+                    if (ListContains(value, "upgrade"u8))
+                    {
+                        result.ConnectionUpgrade = true;
+                    }
+
+                    break;
+                case 14 when Ascii.EqualsIgnoreCase(name, "content-length"u8):
+                    if (contentLengthSeen)
+                    {
+                        return RejectReason.MultipleContentLengths;
+                    }
+
+                    contentLengthSeen = true;
+                    if (value.IsEmpty || value.Length > 18 || value.ContainsAnyExceptInRange((byte)'0', (byte)'9')
+                        || !Utf8Parser.TryParse(value, out long length, out var used) || used != value.Length)
+                    {
+                        return RejectReason.InvalidContentLength;
+                    }
+
+                    result.ContentLength = length;
+                    break;
+                case 17 when Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
+                    result.HasTransferEncoding = true;
+                    reason = ParseTransferEncoding(value, ref chunkedSeen, ref finalCodingChunked);
+                    if (reason != RejectReason.None)
+                    {
+                        return reason;
+                    }
+
+                    break;
+                case 16 when Ascii.EqualsIgnoreCase(name, "proxy-connection"u8):
+                    header.Remove = true;
+                    break;
+                case 19 when Ascii.EqualsIgnoreCase(name, "proxy-authorization"u8):
+                    header.Remove = true;
+                    result.ProxyAuthorizationLine = index;
+                    break;
+            }
+
+            result.AddLine() = header;
+            pos = lineEnd + 1;
+        }
+
+        if (result.HasTransferEncoding)
+        {
+            if (contentLengthSeen)
+            {
+                return RejectReason.ContentLengthWithTransferEncoding;
+            }
+
+            if (result.IsHttp10)
+            {
+                return RejectReason.TransferEncodingInHttp10;
+            }
+
+            if (!finalCodingChunked)
+            {
+                return RejectReason.UnsupportedTransferEncoding;
+            }
+
+            result.IsChunked = true;
+        }
+
+        // Kestrel refuses upgrade requests with a body; refusing them here too keeps the two in step.
+        if (result.ConnectionUpgrade && (result.IsChunked || result.ContentLength > 0))
+        {
+            return RejectReason.UpgradeWithBody;
+        }
+
+        return RejectReason.None;
+    }
+
+    private static RejectReason ParseRequestLine(ReadOnlySpan<byte> line, RequestHead result)
+    {
+        var sp1 = line.IndexOf(HttpChars.SP);
+        if (sp1 <= 0 || !HttpChars.IsToken(line[..sp1]))
+        {
+            return RejectReason.InvalidRequestLine;
+        }
+
+        var rest = line[(sp1 + 1)..];
+        var sp2 = rest.IndexOf(HttpChars.SP);
+        if (sp2 <= 0)
+        {
+            return RejectReason.InvalidRequestLine;
+        }
+
+        var target = rest[..sp2];
+        var version = rest[(sp2 + 1)..];
+        if (target.ContainsAny(HttpChars.InvalidTarget))
+        {
+            return RejectReason.InvalidRequestLine;
+        }
+
+        if (version.SequenceEqual("HTTP/1.1"u8))
+        {
+            result.IsHttp10 = false;
+        }
+        else if (version.SequenceEqual("HTTP/1.0"u8))
+        {
+            result.IsHttp10 = true;
+        }
+        else
+        {
+            return version.Length == 8 && version.StartsWith("HTTP/"u8) && char.IsAsciiDigit((char)version[5])
+                && version[6] == (byte)'.' && char.IsAsciiDigit((char)version[7])
+                ? RejectReason.UnsupportedHttpVersion
+                : RejectReason.InvalidRequestLine;
+        }
+
+        result.MethodLength = sp1;
+        result.TargetStart = sp1 + 1;
+        result.TargetLength = sp2;
+        result.IsConnect = line[..sp1].SequenceEqual("CONNECT"u8);
+        return RejectReason.None;
+    }
+
+    private static RejectReason ParseHeaderLine(ReadOnlySpan<byte> line, int offset, out HeaderLine header)
+    {
+        header = default;
+        if (line.IsEmpty)
+        {
+            return RejectReason.InvalidHeaderLine;
+        }
+
+        if (HttpChars.IsOws(line[0]))
+        {
+            return RejectReason.ObsoleteLineFolding;
+        }
+
+        var colon = line.IndexOf((byte)':');
+        if (colon <= 0)
+        {
+            return line.Contains(HttpChars.CR) ? RejectReason.BareCarriageReturn : RejectReason.InvalidHeaderLine;
+        }
+
+        var name = line[..colon];
+        if (!HttpChars.IsToken(name))
+        {
+            return HttpChars.IsOws(name[^1]) ? RejectReason.WhitespaceBeforeColon
+                : name.Contains(HttpChars.CR) ? RejectReason.BareCarriageReturn
+                : RejectReason.InvalidHeaderLine;
+        }
+
+        var valueStart = colon + 1;
+        var valueEnd = line.Length;
+        while (valueStart < valueEnd && HttpChars.IsOws(line[valueStart]))
+        {
+            valueStart++;
+        }
+
+        while (valueEnd > valueStart && HttpChars.IsOws(line[valueEnd - 1]))
+        {
+            valueEnd--;
+        }
+
+        var value = line[valueStart..valueEnd];
+        var bad = value.IndexOfAny(HttpChars.InvalidFieldValue);
+        if (bad >= 0)
+        {
+            return value[bad] == HttpChars.CR ? RejectReason.BareCarriageReturn : RejectReason.InvalidHeaderLine;
+        }
+
+        header.Start = offset;
+        header.NameLength = colon;
+        header.ValueStart = offset + valueStart;
+        header.ValueLength = valueEnd - valueStart;
+        return RejectReason.None;
+    }
+
+    /// <summary>Accepts only codings lists whose last element is <c>chunked</c> and that name <c>chunked</c> once.</summary>
+    private static RejectReason ParseTransferEncoding(ReadOnlySpan<byte> value, ref bool chunkedSeen, ref bool finalChunked)
+    {
+        foreach (var range in value.Split((byte)','))
+        {
+            var coding = value[range].Trim(" \t"u8);
+            if (coding.IsEmpty || !HttpChars.IsToken(coding))
+            {
+                return RejectReason.UnsupportedTransferEncoding;
+            }
+
+            if (chunkedSeen)
+            {
+                // Nothing may follow chunked: the body length could no longer be known.
+                return RejectReason.UnsupportedTransferEncoding;
+            }
+
+            finalChunked = Ascii.EqualsIgnoreCase(coding, "chunked"u8);
+            chunkedSeen = finalChunked;
+        }
+
+        return RejectReason.None;
+    }
+
+    /// <summary>True when the comma-separated list holds <paramref name="token"/> (case-insensitive, OWS-trimmed).</summary>
+    public static bool ListContains(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token)
+    {
+        foreach (var range in value.Split((byte)','))
+        {
+            if (Ascii.EqualsIgnoreCase(value[range].Trim(" \t"u8), token))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,783 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using ProxTunnel.Diagnostics;
+using ProxTunnel.ProxyHost;
+using ProxTunnel.Resolvers;
+
+namespace ProxTunnel.Rewriting;
+
+/// <summary>
+/// The input Kestrel reads on a proxied connection. At each request boundary it parses the client's head, and hands
+/// Kestrel a rewritten copy (prefixed target, proxy headers removed); body bytes are slices of the client's own
+/// buffers, cut exactly at the end of the body, so the next head is always parsed here first. Kestrel only reads the
+/// next head once the previous response is complete, so the few responses the proxy writes itself (errors, 407,
+/// the proxy host's pages) go straight to the transport then without racing Kestrel.
+/// </summary>
+internal sealed class RewritingPipeReader : PipeReader, IDisposable
+{
+    private readonly RewriteSettings _settings;
+    private readonly string _connectionId;
+    private readonly RequestHead _head = new();
+    private PipeReader _source = null!;
+    private PipeWriter _responses = null!;
+    private ResponseSniffingWriter _sniffer = null!;
+    private TunnelTarget? _tunnel;
+    private ProxyRequestContext? _context;
+    private CancellationTokenSource? _headTimeout;
+
+    private Mode _mode;
+    private ReadOnlySequence<byte> _buffer;
+    private bool _hasBuffer;
+    private bool _sourceCompleted;
+
+    // Head scanning progress, kept across reads of a head that arrives in pieces.
+    private int _scanned;
+    private int _requestLineEnd;
+    private byte[]? _scratch;
+
+    // The rewritten head handed to Kestrel and the source position just past the original head.
+    private byte[]? _headOut;
+    private int _headOutLength;
+    private int _headOutConsumed;
+    private long _sourceHeadLength;
+    private Mode _afterHead;
+
+    private long _bodyRemaining;
+    private ChunkedBodyValidator _chunked;
+    private long _validated;
+    private RejectReason _bodyError;
+    private long _handed;
+
+    public RewritingPipeReader(RewriteSettings settings, string connectionId)
+    {
+        _settings = settings;
+        _connectionId = connectionId;
+    }
+
+    private enum Mode
+    {
+        Head,
+        HeadHandedOut,
+        ContentLengthBody,
+        ChunkedBody,
+        UpgradePending,
+        Passthrough,
+        Ended,
+    }
+
+    /// <summary>True when the connection stopped because a CONNECT arrived after other requests; its head is still unread.</summary>
+    public bool StoppedAtConnect { get; private set; }
+
+    /// <summary>Starts rewriting <paramref name="source"/>; <paramref name="tunnel"/> is null on a plain proxy connection.</summary>
+    public void Start(PipeReader source, PipeWriter responses, ResponseSniffingWriter sniffer, TunnelTarget? tunnel)
+    {
+        _source = source;
+        _responses = responses;
+        _sniffer = sniffer;
+        _tunnel = tunnel;
+        _mode = Mode.Head;
+        _hasBuffer = false;
+        _sourceCompleted = false;
+        StoppedAtConnect = false;
+    }
+
+    public override bool TryRead(out ReadResult result)
+    {
+        // Kestrel's body readers use TryRead; heads always go through ReadAsync.
+        if (_mode is Mode.ContentLengthBody or Mode.ChunkedBody && !_hasBuffer && BodyPending())
+        {
+            if (!_source.TryRead(out var sourceResult))
+            {
+                result = default;
+                return false;
+            }
+
+            if (sourceResult.IsCanceled)
+            {
+                result = sourceResult;
+                _buffer = sourceResult.Buffer;
+                _hasBuffer = true;
+                return true;
+            }
+
+            Accept(sourceResult);
+            result = HandOutBody();
+            if (result.Buffer.IsEmpty && !result.IsCompleted)
+            {
+                // Nothing validated yet: let Kestrel fall back to ReadAsync.
+                _source.AdvanceTo(_buffer.Start, _buffer.End);
+                _hasBuffer = false;
+                return false;
+            }
+
+            return true;
+        }
+
+        if (_mode == Mode.Passthrough)
+        {
+            return _source.TryRead(out result);
+        }
+
+        result = default;
+        return false;
+    }
+
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        if (_mode == Mode.Passthrough)
+        {
+            return _source.ReadAsync(cancellationToken);
+        }
+
+        return ReadCoreAsync(cancellationToken);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ReadResult> ReadCoreAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            switch (_mode)
+            {
+                case Mode.Ended:
+                    return new ReadResult(default, isCanceled: false, isCompleted: true);
+                case Mode.Passthrough:
+                    return await _source.ReadAsync(cancellationToken);
+                case Mode.HeadHandedOut:
+                    // Kestrel examined the whole head without consuming it, which a complete head never causes:
+                    // let it see the end of input instead of waiting forever.
+                    return new ReadResult(new ReadOnlySequence<byte>(_headOut!, _headOutConsumed, _headOutLength - _headOutConsumed), false, true);
+                case Mode.UpgradePending:
+                    _mode = _sniffer.SawSwitchingProtocols ? Mode.Passthrough : Mode.Head;
+                    continue;
+                case Mode.ContentLengthBody:
+                case Mode.ChunkedBody:
+                    if (!BodyPending())
+                    {
+                        _mode = Mode.Head;
+                        continue;
+                    }
+
+                    if (!_hasBuffer)
+                    {
+                        var sourceResult = await _source.ReadAsync(cancellationToken);
+                        if (sourceResult.IsCanceled)
+                        {
+                            _buffer = sourceResult.Buffer;
+                            _hasBuffer = true;
+                            _handed = 0;
+                            return new ReadResult(sourceResult.Buffer.Slice(0, 0), true, false);
+                        }
+
+                        Accept(sourceResult);
+                    }
+
+                    var body = HandOutBody();
+                    if (body.Buffer.IsEmpty && !body.IsCompleted)
+                    {
+                        _source.AdvanceTo(_buffer.Start, _buffer.End);
+                        _hasBuffer = false;
+                        continue;
+                    }
+
+                    return body;
+                default:
+                    var head = await ReadHeadAsync(cancellationToken);
+                    if (head is { } handed)
+                    {
+                        return handed;
+                    }
+
+                    continue;
+            }
+        }
+    }
+
+    private bool BodyPending() => _mode == Mode.ContentLengthBody ? _bodyRemaining > 0 : !_chunked.IsDone || _validated > 0;
+
+    private void Accept(in ReadResult sourceResult)
+    {
+        _buffer = sourceResult.Buffer;
+        _sourceCompleted = sourceResult.IsCompleted;
+        _hasBuffer = true;
+        if (_mode == Mode.ChunkedBody && _bodyError == RejectReason.None && !_chunked.IsDone && _validated < _buffer.Length)
+        {
+            _validated += _chunked.Accept(_buffer.Slice(_validated), out _bodyError);
+            if (_bodyError != RejectReason.None)
+            {
+                ProxyTunnelMetrics.BadRequests.Add(1);
+                ProxyTunnelLog.BodyRejected(_settings.Logger, _connectionId, _bodyError);
+            }
+        }
+    }
+
+    /// <summary>The body bytes Kestrel may have now: never past the end of the body or past a refused byte.</summary>
+    private ReadResult HandOutBody()
+    {
+        var available = _mode == Mode.ContentLengthBody ? Math.Min(_buffer.Length, _bodyRemaining) : _validated;
+        _handed = available;
+        if (available == 0)
+        {
+            // A client that stops mid-body, or a refused chunk, ends Kestrel's input: Kestrel answers 400 or aborts.
+            var ended = _sourceCompleted || _bodyError != RejectReason.None;
+            if (ended)
+            {
+                _mode = Mode.Ended;
+            }
+
+            return new ReadResult(_buffer.Slice(0, 0), false, ended);
+        }
+
+        return new ReadResult(_buffer.Slice(0, available), false, false);
+    }
+
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        switch (_mode)
+        {
+            case Mode.HeadHandedOut:
+                AdvanceHead(consumed);
+                return;
+            case Mode.ContentLengthBody:
+            case Mode.ChunkedBody:
+            {
+                if (!_hasBuffer)
+                {
+                    return;
+                }
+
+                var start = _buffer.Start;
+                var consumedBytes = _buffer.Slice(start, consumed).Length;
+                var examinedBytes = _buffer.Slice(start, examined).Length;
+                if (_mode == Mode.ContentLengthBody)
+                {
+                    _bodyRemaining -= consumedBytes;
+                }
+                else
+                {
+                    _validated -= consumedBytes;
+                }
+
+                // Kestrel saw all it was given and wants more, but the rest of the buffer is not yet body it may have
+                // (an unfinished chunk line): wait for new bytes rather than spin on the same ones.
+                if (examinedBytes == _handed && _handed < _buffer.Length && BodyPending() && _bodyError == RejectReason.None)
+                {
+                    examined = _buffer.End;
+                }
+
+                _source.AdvanceTo(consumed, examined);
+                _hasBuffer = false;
+                return;
+            }
+
+            case Mode.Ended:
+                return;
+            default:
+                _source.AdvanceTo(consumed, examined);
+                _hasBuffer = false;
+                return;
+        }
+    }
+
+    private void AdvanceHead(SequencePosition consumed)
+    {
+        var offset = ReferenceEquals(consumed.GetObject(), _headOut) ? consumed.GetInteger() : _headOutConsumed;
+        if (offset < _headOutLength)
+        {
+            _headOutConsumed = offset;
+            return;
+        }
+
+        ArrayPool<byte>.Shared.Return(_headOut!);
+        _headOut = null;
+        _source.AdvanceTo(_buffer.GetPosition(_sourceHeadLength));
+        _hasBuffer = false;
+        _mode = _afterHead;
+        if (_mode == Mode.UpgradePending)
+        {
+            _sniffer.Arm();
+        }
+    }
+
+    /// <summary>Reads and handles one head. Returns what Kestrel gets, or null when the loop should go on (a page the proxy answered).</summary>
+    private async ValueTask<ReadResult?> ReadHeadAsync(CancellationToken cancellationToken)
+    {
+        int headLength;
+        int skip;
+        while (true)
+        {
+            if (!_hasBuffer)
+            {
+                ReadResult sourceResult;
+                var partial = _scanned > 0;
+                try
+                {
+                    sourceResult = partial ? await ReadWithHeadTimeoutAsync(cancellationToken) : await _source.ReadAsync(cancellationToken);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    await RejectAsync(RejectReason.RequestHeadersTimeout);
+                    return new ReadResult(default, false, true);
+                }
+
+                if (sourceResult.IsCanceled)
+                {
+                    _source.AdvanceTo(sourceResult.Buffer.Start, sourceResult.Buffer.Start);
+                    return new ReadResult(default, true, false);
+                }
+
+                _buffer = sourceResult.Buffer;
+                _sourceCompleted = sourceResult.IsCompleted;
+                _hasBuffer = true;
+            }
+
+            skip = LeadingEmptyLines(_buffer);
+            var data = skip == 0 ? _buffer : _buffer.Slice(skip);
+            if (data.IsEmpty)
+            {
+                if (_sourceCompleted)
+                {
+                    _mode = Mode.Ended;
+                    return new ReadResult(default, false, true);
+                }
+
+                _source.AdvanceTo(_buffer.Start, _buffer.End);
+                _hasBuffer = false;
+                continue;
+            }
+
+            var span = Linearize(data);
+            headLength = RequestHeadParser.FindHeadEnd(span, ref _scanned, ref _requestLineEnd,
+                _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out var reason);
+            if (headLength < 0)
+            {
+                await RejectAsync(reason);
+                return new ReadResult(default, false, true);
+            }
+
+            if (headLength > 0)
+            {
+                break;
+            }
+
+            if (_sourceCompleted)
+            {
+                // The client closed in the middle of a head: nothing to answer.
+                _mode = Mode.Ended;
+                return new ReadResult(default, false, true);
+            }
+
+            if (span.Length > _settings.MaxRequestLineSize + _settings.MaxRequestHeadersTotalSize)
+            {
+                await RejectAsync(RejectReason.HeadersTooLarge);
+                return new ReadResult(default, false, true);
+            }
+
+            _source.AdvanceTo(_buffer.Start, _buffer.End);
+            _hasBuffer = false;
+        }
+
+        var requestLineEnd = _requestLineEnd;
+        _scanned = 0;
+        _requestLineEnd = 0;
+        _headTimeout?.TryReset();
+        var headData = skip == 0 ? _buffer : _buffer.Slice(skip);
+        var headMemory = LinearizeMemory(headData, headLength);
+        var parseReason = RequestHeadParser.Parse(headMemory.Span, requestLineEnd, _head);
+        if (parseReason != RejectReason.None)
+        {
+            await RejectAsync(parseReason);
+            return new ReadResult(default, false, true);
+        }
+
+        _sourceHeadLength = skip + headLength;
+        var decision = HandleHead(headMemory);
+        switch (decision.Action)
+        {
+            case HeadAction.HandOut:
+                return decision.Result;
+            case HeadAction.ServePage:
+                _source.AdvanceTo(_buffer.GetPosition(_sourceHeadLength));
+                _hasBuffer = false;
+                await _responses.WriteAsync(decision.Page, cancellationToken);
+                if (decision.Close)
+                {
+                    // The body of a request to our own pages is not worth framing: end the connection instead.
+                    _mode = Mode.Ended;
+                    return new ReadResult(default, false, true);
+                }
+
+                return null;
+            default:
+                await RejectAsync(decision.Reason, decision.Realm);
+                return new ReadResult(default, false, true);
+        }
+    }
+
+    private enum HeadAction
+    {
+        HandOut,
+        ServePage,
+        Reject,
+    }
+
+    private readonly record struct HeadDecision(HeadAction Action, ReadResult Result, RejectReason Reason = RejectReason.None,
+        string? Realm = null, ReadOnlyMemory<byte> Page = default, bool Close = false)
+    {
+        public static HeadDecision Handed(ReadResult result) => new(HeadAction.HandOut, result);
+
+        public static HeadDecision Refuse(RejectReason reason, string? realm = null) => new(HeadAction.Reject, default, reason, realm);
+    }
+
+    private async ValueTask<ReadResult> ReadWithHeadTimeoutAsync(CancellationToken cancellationToken)
+    {
+        _headTimeout ??= new CancellationTokenSource();
+        if (_headTimeout.IsCancellationRequested)
+        {
+            _headTimeout.Dispose();
+            _headTimeout = new CancellationTokenSource();
+        }
+
+        _headTimeout.CancelAfter(_settings.RequestHeadersTimeout);
+        using var linked = cancellationToken.CanBeCanceled
+            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _headTimeout.Token)
+            : null;
+        return await _source.ReadAsync(linked?.Token ?? _headTimeout.Token);
+    }
+
+    private HeadDecision HandleHead(ReadOnlyMemory<byte> headMemory)
+    {
+        var head = headMemory.Span;
+        var target = _head.Target(head);
+        if (_head.IsConnect)
+        {
+            if (_tunnel is not null)
+            {
+                return HeadDecision.Refuse(RejectReason.ConnectInsideTunnel);
+            }
+
+            // The middleware answers CONNECT itself once Kestrel is done with this connection.
+            StoppedAtConnect = true;
+            _mode = Mode.Ended;
+            _source.AdvanceTo(_buffer.Start);
+            _hasBuffer = false;
+            return HeadDecision.Handed(new ReadResult(default, false, true));
+        }
+
+        bool https;
+        ReadOnlySpan<byte> host;
+        int port;
+        ReadOnlySpan<byte> pathAndQuery;
+        if (target[0] == (byte)'/' && _tunnel is not null)
+        {
+            https = _tunnel.Https;
+            host = default;
+            port = _tunnel.Port;
+            pathAndQuery = target;
+        }
+        else if (target[0] == (byte)'/' || (target.Length == 1 && target[0] == (byte)'*' && _tunnel is null))
+        {
+            // Origin-form outside a tunnel: an ordinary request to this server.
+            return HeadDecision.Handed(HandOutHead(head, target, ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default));
+        }
+        else
+        {
+            var reason = TargetBuilder.ParseAbsolute(target, out https, out var hostRange, out port, out var pathRange);
+            if (reason != RejectReason.None)
+            {
+                return HeadDecision.Refuse(reason);
+            }
+
+            host = target[hostRange];
+            pathAndQuery = target[pathRange];
+        }
+
+        var kind = host.IsEmpty ? ClassifyTunnelHost() : _settings.ClassifyHost(host);
+        if (kind != 0)
+        {
+            if (kind == 1 && _settings.Pages?.Find(pathAndQuery) is { } page)
+            {
+                return ServePage(head, page, pathAndQuery);
+            }
+
+            // Other proxy-host paths reach the app unprefixed, so it can route them with RequireHost.
+            return HeadDecision.Handed(HandOutHead(head, ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, pathAndQuery, default));
+        }
+
+        if (_settings.FixedPrefix is { } prefix)
+        {
+            return HeadDecision.Handed(HandOutHead(head, prefix, host, pathAndQuery, new OriginParts(https, port)));
+        }
+
+        return Resolve(headMemory, https, host, port, pathAndQuery);
+    }
+
+    private int ClassifyTunnelHost() => _settings.ClassifyHost(Encoding.ASCII.GetBytes(_tunnel!.Host));
+
+    private HeadDecision Resolve(ReadOnlyMemory<byte> headMemory, bool https, ReadOnlySpan<byte> host, int port, ReadOnlySpan<byte> pathAndQuery)
+    {
+        _context ??= new ProxyRequestContext();
+        var hostString = host.IsEmpty ? _tunnel!.Host : TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host));
+        _context.Set(headMemory, _head, https ? "https" : "http", hostString, port, PathString(pathAndQuery), _tunnel is not null, _tunnel?.ConnectHeaders);
+        ProxyPrefixResult result;
+        try
+        {
+            result = _settings.Resolver.Resolve(_context);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            ProxyTunnelLog.ResolverFailed(_settings.Logger, _connectionId, ex);
+            _context.Clear();
+            return HeadDecision.Refuse(RejectReason.ResolverFailed);
+        }
+
+        var url = _context.AbsoluteUrl;
+        _context.Clear();
+        if (result.ChallengeRealm is { } realm)
+        {
+            return HeadDecision.Refuse(RejectReason.ProxyAuthenticationRequired, realm);
+        }
+
+        var newTarget = result.Target ?? (result.Prefix ?? "/") + url;
+        if (newTarget.Length == 0 || newTarget[0] != '/' || newTarget.Any(c => c <= ' ' || c >= 0x7F || c == '#'))
+        {
+            return HeadDecision.Refuse(RejectReason.ResolverFailed);
+        }
+
+        return HeadDecision.Handed(HandOutHead(headMemory.Span, Encoding.ASCII.GetBytes(newTarget), ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default));
+    }
+
+    private static string PathString(ReadOnlySpan<byte> pathAndQuery)
+    {
+        var path = Encoding.Latin1.GetString(pathAndQuery);
+        return path.Length == 0 || path[0] != '/' ? "/" + path : path;
+    }
+
+    private readonly record struct OriginParts(bool Https, int Port);
+
+    /// <summary>
+    /// Builds the head Kestrel gets: <paramref name="prefix"/> + (the origin of <paramref name="host"/> or of the tunnel)
+    /// + <paramref name="pathAndQuery"/> as target, or <paramref name="prefix"/> alone when no origin is given
+    /// (<paramref name="origin"/> default) and path is empty; proxy headers dropped, everything else verbatim.
+    /// </summary>
+    private ReadResult HandOutHead(ReadOnlySpan<byte> head, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> host, ReadOnlySpan<byte> pathAndQuery, OriginParts origin)
+    {
+        var withOrigin = origin != default;
+        var originLength = !withOrigin ? 0 : host.IsEmpty ? _tunnel!.Origin.Length : TargetBuilder.OriginLength(origin.Https, host, origin.Port);
+        var pathLength = withOrigin || !pathAndQuery.IsEmpty ? TargetBuilder.PathAndQueryLength(pathAndQuery) : 0;
+        var size = head.Length + prefix.Length + originLength + pathLength;
+        var output = ArrayPool<byte>.Shared.Rent(size);
+        var span = output.AsSpan();
+
+        var written = _head.MethodLength + 1;
+        head[..written].CopyTo(span);
+        prefix.CopyTo(span[written..]);
+        written += prefix.Length;
+        if (withOrigin)
+        {
+            if (host.IsEmpty)
+            {
+                _tunnel!.Origin.CopyTo(span[written..]);
+                written += _tunnel.Origin.Length;
+            }
+            else
+            {
+                written += TargetBuilder.WriteOrigin(span[written..], origin.Https, host, origin.Port);
+            }
+        }
+
+        if (pathLength > 0)
+        {
+            written += TargetBuilder.WritePathAndQuery(span[written..], pathAndQuery);
+        }
+
+        // " HTTP/1.x\r\n"
+        var versionStart = _head.TargetStart + _head.TargetLength;
+        head[versionStart.._head.RequestLineEnd].CopyTo(span[written..]);
+        written += _head.RequestLineEnd - versionStart;
+
+        var copyFrom = _head.RequestLineEnd;
+        foreach (ref readonly var line in _head.Lines)
+        {
+            if (line.Remove)
+            {
+                head[copyFrom..line.Start].CopyTo(span[written..]);
+                written += line.Start - copyFrom;
+                copyFrom = line.End;
+            }
+        }
+
+        head[copyFrom..].CopyTo(span[written..]);
+        written += head.Length - copyFrom;
+
+        if (withOrigin || !prefix.IsEmpty)
+        {
+            ProxyTunnelMetrics.RequestsRewritten.Add(1);
+        }
+
+        _headOut = output;
+        _headOutLength = written;
+        _headOutConsumed = 0;
+        if (_head.ConnectionUpgrade)
+        {
+            _afterHead = Mode.UpgradePending;
+        }
+        else if (_head.IsChunked)
+        {
+            _afterHead = Mode.ChunkedBody;
+            _chunked.Reset(_settings.MaxRequestHeadersTotalSize);
+            _validated = 0;
+            _bodyError = RejectReason.None;
+        }
+        else
+        {
+            _afterHead = Mode.ContentLengthBody;
+            _bodyRemaining = Math.Max(0, _head.ContentLength);
+        }
+
+        _mode = Mode.HeadHandedOut;
+        return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
+    }
+
+    private HeadDecision ServePage(ReadOnlySpan<byte> head, byte[] page, ReadOnlySpan<byte> pathAndQuery)
+    {
+        var isHead = _head.Method(head).SequenceEqual("HEAD"u8);
+        var close = _head.IsHttp10 || _head.HasBody || _head.ConnectionUpgrade || ConnectionClose(head);
+        if (_settings.Logger.IsEnabled(LogLevel.Debug))
+        {
+            ProxyTunnelLog.ServedProxyPage(_settings.Logger, _connectionId, Encoding.ASCII.GetString(pathAndQuery));
+        }
+
+        return new HeadDecision(HeadAction.ServePage, default, Page: isHead ? page.AsMemory(0, ProxyHostPages.HeadLength(page)) : page, Close: close);
+    }
+
+    private bool ConnectionClose(ReadOnlySpan<byte> head)
+    {
+        foreach (ref readonly var line in _head.Lines)
+        {
+            if (Ascii.EqualsIgnoreCase(RequestHead.Name(head, line), "connection"u8)
+                && RequestHeadParser.ListContains(RequestHead.Value(head, line), "close"u8))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private async ValueTask RejectAsync(RejectReason reason, string? realm = null)
+    {
+        _mode = Mode.Ended;
+        _scanned = 0;
+        _requestLineEnd = 0;
+        if (_hasBuffer)
+        {
+            _source.AdvanceTo(_buffer.End);
+            _hasBuffer = false;
+        }
+
+        ProxyTunnelMetrics.BadRequests.Add(1);
+        ProxyTunnelLog.RequestRejected(_settings.Logger, _connectionId, reason.ToStatusCode(), reason);
+        try
+        {
+            await _responses.WriteAsync(ProxyResponses.Error(reason, realm));
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            ProxyTunnelLog.ClientGone(_settings.Logger, _connectionId, ex.Message);
+        }
+    }
+
+    private static int LeadingEmptyLines(in ReadOnlySequence<byte> buffer)
+    {
+        // RFC 9112 §2.2: ignore empty lines before a request line (some clients send CRLF after a body).
+        var reader = new SequenceReader<byte>(buffer);
+        var skipped = 0;
+        while (skipped < 64 && reader.IsNext("\r\n"u8, advancePast: true))
+        {
+            skipped += 2;
+        }
+
+        return skipped;
+    }
+
+    private ReadOnlySpan<byte> Linearize(in ReadOnlySequence<byte> data)
+    {
+        if (data.IsSingleSegment)
+        {
+            return data.FirstSpan;
+        }
+
+        var length = (int)Math.Min(data.Length, _settings.MaxRequestLineSize + _settings.MaxRequestHeadersTotalSize + 1);
+        EnsureScratch(length);
+        data.Slice(0, length).CopyTo(_scratch);
+        return _scratch.AsSpan(0, length);
+    }
+
+    private ReadOnlyMemory<byte> LinearizeMemory(in ReadOnlySequence<byte> data, int length)
+    {
+        if (data.FirstSpan.Length >= length)
+        {
+            return data.First[..length];
+        }
+
+        EnsureScratch(length);
+        data.Slice(0, length).CopyTo(_scratch);
+        return _scratch.AsMemory(0, length);
+    }
+
+    private void EnsureScratch(int length)
+    {
+        if (_scratch is null || _scratch.Length < length)
+        {
+            if (_scratch is not null)
+            {
+                ArrayPool<byte>.Shared.Return(_scratch);
+            }
+
+            _scratch = ArrayPool<byte>.Shared.Rent(length);
+        }
+    }
+
+    /// <summary>Returns pooled buffers once the head scratch is no longer needed, so idle connections hold none.</summary>
+    private void ReleaseScratch()
+    {
+        if (_scratch is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_scratch);
+            _scratch = null;
+        }
+    }
+
+    public override void CancelPendingRead() => _source.CancelPendingRead();
+
+    public override void Complete(Exception? exception = null)
+    {
+        // Kestrel completes its input when it is done; the middleware owns the real transport.
+        if (_headOut is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_headOut);
+            _headOut = null;
+        }
+
+        if (_hasBuffer && _mode != Mode.Ended)
+        {
+            _source.AdvanceTo(_buffer.Start);
+            _hasBuffer = false;
+        }
+
+        ReleaseScratch();
+        _mode = Mode.Ended;
+    }
+
+    public void Dispose()
+    {
+        _headTimeout?.Dispose();
+        _headTimeout = null;
+    }
+}
