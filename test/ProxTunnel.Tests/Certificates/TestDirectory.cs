@@ -1,0 +1,26 @@
+namespace ProxTunnel.Tests.Certificates;
+
+/// <summary>A fresh directory under the system temp directory, deleted on dispose.</summary>
+internal sealed class TestDirectory : IDisposable
+{
+    public TestDirectory()
+    {
+        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "proxtunnel-ca-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Path);
+    }
+
+    public string Path { get; }
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
