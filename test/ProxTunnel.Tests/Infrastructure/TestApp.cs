@@ -26,7 +26,11 @@ internal sealed class TestApp : IAsyncDisposable
         _app = app;
         Authority = authority;
         Directory = directory;
-        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
+    }
+
+    private void ReadAddresses()
+    {
+        var addresses = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.ToArray();
         ProxyUri = new Uri(addresses[0]);
         if (addresses.Length > 1)
         {
@@ -34,20 +38,22 @@ internal sealed class TestApp : IAsyncDisposable
         }
     }
 
+    /// <summary>Every raw target the app received, in order.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> SeenTargets { get; } = new();
+
     public ProxyCertificateAuthority Authority { get; }
 
     public string Directory { get; }
 
     /// <summary>The UseProxyTunnel listener.</summary>
-    public Uri ProxyUri { get; }
+    public Uri ProxyUri { get; private set; } = null!;
 
     /// <summary>A second listener, when the test asked for one.</summary>
-    public Uri? SecondUri { get; }
+    public Uri? SecondUri { get; private set; }
 
     public int Port => ProxyUri.Port;
 
-    public List<string> Logs { get; } = [];
-
+    
     public static async Task<TestApp> StartAsync(Action<ProxyTunnelOptions>? configure = null, Action<WebApplication>? mapExtra = null,
         Action<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions, ProxyCertificateAuthority>? extraListeners = null, bool httpsBeforeTunnel = false)
     {
@@ -75,11 +81,18 @@ internal sealed class TestApp : IAsyncDisposable
             extraListeners?.Invoke(o, authority);
         });
         var app = builder.Build();
+        var testApp = new TestApp(app, authority, directory);
+        app.Use((context, next) =>
+        {
+            testApp.SeenTargets.Enqueue(context.Features.Get<IHttpRequestFeature>()!.RawTarget);
+            return next(context);
+        });
         app.UseWebSockets();
         mapExtra?.Invoke(app);
         app.Run(EchoAsync);
         await app.StartAsync();
-        return new TestApp(app, authority, directory);
+        testApp.ReadAddresses();
+        return testApp;
     }
 
     /// <summary>Writes what the app saw as JSON (the same shape as the gateway's inspector).</summary>
