@@ -219,19 +219,16 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     {
         var available = _mode == Mode.ContentLengthBody ? Math.Min(_buffer.Length, _bodyRemaining) : _validated;
         _handed = available;
-        if (available == 0)
-        {
-            // A client that stops mid-body, or a refused chunk, ends Kestrel's input: Kestrel answers 400 or aborts.
-            var ended = _sourceCompleted || _bodyError != RejectReason.None;
-            if (ended)
-            {
-                _mode = Mode.Ended;
-            }
 
-            return new ReadResult(_buffer.Slice(0, 0), false, ended);
+        // A refused chunk, or a client that stops mid-body, ends Kestrel's input after the last good byte: Kestrel
+        // then answers 400 (or aborts a response already under way) and the connection closes.
+        var ended = _bodyError != RejectReason.None || (_sourceCompleted && available == _buffer.Length);
+        if (ended)
+        {
+            _mode = Mode.Ended;
         }
 
-        return new ReadResult(_buffer.Slice(0, available), false, false);
+        return new ReadResult(_buffer.Slice(0, available), false, ended);
     }
 
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
