@@ -11,18 +11,18 @@ internal static class RequestHeadParser
 {
     /// <summary>
     /// Scans <paramref name="data"/> (which starts at the head) for the empty line ending it. Resumable:
-    /// <paramref name="scanned"/> and <paramref name="requestLineEnd"/> carry the progress of earlier calls on a prefix of the same bytes.
+    /// <paramref name="lineStart"/> (the start of the first line not yet complete) and <paramref name="requestLineEnd"/>
+    /// carry the progress of earlier calls on a prefix of the same bytes.
     /// Returns the head length, 0 when more bytes are needed, or -1 with <paramref name="reason"/> set.
     /// </summary>
-    public static int FindHeadEnd(ReadOnlySpan<byte> data, ref int scanned, ref int requestLineEnd, int maxRequestLine, int maxHeaders, out RejectReason reason)
+    public static int FindHeadEnd(ReadOnlySpan<byte> data, ref int lineStart, ref int requestLineEnd, int maxRequestLine, int maxHeaders, out RejectReason reason)
     {
         reason = RejectReason.None;
         while (true)
         {
-            var lf = data[scanned..].IndexOf(HttpChars.LF);
+            var lf = data[lineStart..].IndexOf(HttpChars.LF);
             if (lf < 0)
             {
-                scanned = data.Length;
                 if (requestLineEnd == 0 && data.Length >= maxRequestLine)
                 {
                     reason = RejectReason.RequestLineTooLong;
@@ -38,9 +38,9 @@ internal static class RequestHeadParser
                 return 0;
             }
 
-            lf += scanned;
-            var lineStart = scanned;
-            scanned = lf + 1;
+            lf += lineStart;
+            var start = lineStart;
+            lineStart = lf + 1;
             if (lf == 0 || data[lf - 1] != HttpChars.CR)
             {
                 reason = RejectReason.BareLineFeed;
@@ -65,7 +65,7 @@ internal static class RequestHeadParser
                 return -1;
             }
 
-            if (lf - 1 == lineStart)
+            if (lf - 1 == start)
             {
                 return lf + 1;
             }

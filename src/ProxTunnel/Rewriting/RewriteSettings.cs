@@ -42,6 +42,9 @@ internal sealed class RewriteSettings
     public ILogger Logger { get; }
 
     /// <summary>0 for an ordinary host, 1 for the library's own host, 2 for an extra proxy host.</summary>
+    public int ClassifyHost(string host) => ClassifyHost(Encoding.ASCII.GetBytes(host));
+
+    /// <inheritdoc cref="ClassifyHost(string)"/>
     public int ClassifyHost(ReadOnlySpan<byte> host)
     {
         if (host.Length > 0 && host[^1] == (byte)'.')

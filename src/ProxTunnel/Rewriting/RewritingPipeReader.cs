@@ -25,6 +25,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private PipeWriter _responses = null!;
     private ResponseSniffingWriter _sniffer = null!;
     private TunnelTarget? _tunnel;
+    private int _tunnelHostKind;
     private ProxyRequestContext? _context;
     private CancellationTokenSource? _headTimeout;
 
@@ -35,6 +36,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
     // Head scanning progress, kept across reads of a head that arrives in pieces.
     private int _scanned;
+    private bool _awaitingHeadBytes;
     private int _requestLineEnd;
     private byte[]? _scratch;
 
@@ -78,6 +80,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         _responses = responses;
         _sniffer = sniffer;
         _tunnel = tunnel;
+        _tunnelHostKind = tunnel is null ? 0 : _settings.ClassifyHost(tunnel.Host);
         _mode = Mode.Head;
         _hasBuffer = false;
         _sourceCompleted = false;
@@ -311,7 +314,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             if (!_hasBuffer)
             {
                 ReadResult sourceResult;
-                var partial = _scanned > 0;
+                var partial = _awaitingHeadBytes;
                 try
                 {
                     sourceResult = partial ? await ReadWithHeadTimeoutAsync(cancellationToken) : await _source.ReadAsync(cancellationToken);
@@ -377,9 +380,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
             _source.AdvanceTo(_buffer.Start, _buffer.End);
             _hasBuffer = false;
+            _awaitingHeadBytes = true;
         }
 
         var requestLineEnd = _requestLineEnd;
+        _awaitingHeadBytes = false;
         _scanned = 0;
         _requestLineEnd = 0;
         _headTimeout?.TryReset();
@@ -494,7 +499,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             pathAndQuery = target[pathRange];
         }
 
-        var kind = host.IsEmpty ? ClassifyTunnelHost() : _settings.ClassifyHost(host);
+        var kind = host.IsEmpty ? _tunnelHostKind : _settings.ClassifyHost(host);
         if (kind != 0)
         {
             if (kind == 1 && _settings.Pages?.Find(pathAndQuery) is { } page)
@@ -513,8 +518,6 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
         return Resolve(headMemory, https, host, port, pathAndQuery);
     }
-
-    private int ClassifyTunnelHost() => _settings.ClassifyHost(Encoding.ASCII.GetBytes(_tunnel!.Host));
 
     private HeadDecision Resolve(ReadOnlyMemory<byte> headMemory, bool https, ReadOnlySpan<byte> host, int port, ReadOnlySpan<byte> pathAndQuery)
     {
@@ -670,6 +673,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private async ValueTask RejectAsync(RejectReason reason, string? realm = null)
     {
         _mode = Mode.Ended;
+        _awaitingHeadBytes = false;
         _scanned = 0;
         _requestLineEnd = 0;
         if (_hasBuffer)

@@ -89,7 +89,7 @@ internal sealed class TestApp : IAsyncDisposable
         });
         app.UseWebSockets();
         mapExtra?.Invoke(app);
-        app.Run(EchoAsync);
+        app.Map("/{**catchAll}", EchoAsync);
         await app.StartAsync();
         testApp.ReadAddresses();
         return testApp;
