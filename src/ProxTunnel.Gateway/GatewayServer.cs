@@ -1,0 +1,152 @@
+using System.Net;
+using System.Net.Security;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.Logging.Console;
+using ProxTunnel.Certificates;
+using ProxTunnel.Resolvers;
+
+namespace ProxTunnel.Gateway;
+
+/// <summary>Hosts the proxy listeners and the inspector or upstream forwarder behind them.</summary>
+internal static class GatewayServer
+{
+    /// <summary>Runs until Ctrl+C / SIGTERM or <paramref name="cancellationToken"/>; returns the exit code.</summary>
+    public static async Task<int> RunAsync(GatewaySettings settings, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        ConfigureLogging(builder.Logging, settings.LogLevel);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
+        builder.Services.AddSingleton(services => new ProxyCertificateAuthority(
+            new CertificateAuthorityOptions { RootCertificatePath = settings.CaPath }, services.GetRequiredService<ILoggerFactory>()));
+        if (settings.Upstream is not null)
+        {
+            builder.Services.AddHttpForwarder();
+        }
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            // A proxy carries uploads of any size; the app (inspector or upstream) decides what it accepts.
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.AddServerHeader = false;
+            var authority = kestrel.ApplicationServices.GetRequiredService<ProxyCertificateAuthority>();
+            foreach (var endpoint in settings.Listen)
+            {
+                Listen(kestrel, endpoint, l => l.UseProxyTunnel(t => ConfigureTunnel(t, settings, authority)));
+            }
+
+            foreach (var endpoint in settings.ListenTls)
+            {
+                Listen(kestrel, endpoint, l =>
+                {
+                    l.UseHttps(new TlsHandshakeCallbackOptions { OnConnection = context => SelectCertificate(context, authority) });
+                    l.UseProxyTunnel(t => ConfigureTunnel(t, settings, authority));
+                });
+            }
+        });
+
+        var app = builder.Build();
+        await using (app.ConfigureAwait(false))
+        {
+            ProxyCertificateAuthority authority;
+            try
+            {
+                authority = app.Services.GetRequiredService<ProxyCertificateAuthority>();
+            }
+            catch (InvalidOperationException ex)
+            {
+                await Console.Error.WriteLineAsync($"error: {ex.Message}".AsMemory(), cancellationToken).ConfigureAwait(false);
+                return ExitCodes.Failure;
+            }
+
+            if (settings.Upstream is { } upstream)
+            {
+                UpstreamForwarding.Map(app, upstream);
+            }
+            else
+            {
+                app.UseWebSockets();
+                app.Run(Inspector.HandleAsync);
+            }
+
+            try
+            {
+                await app.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                await Console.Error.WriteLineAsync($"error: {ex.Message}".AsMemory(), CancellationToken.None).ConfigureAwait(false);
+                return ExitCodes.Failure;
+            }
+
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
+            await StartupBanner.WriteAsync(Console.Out, settings, authority, addresses, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+            return ExitCodes.Success;
+        }
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, LogLevel level)
+    {
+        logging.ClearProviders();
+        logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+
+        // stdout carries the start-up banner only; every log line goes to stderr.
+        logging.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+        logging.SetMinimumLevel(level);
+        var frameworkLevel = level < LogLevel.Information ? level : LogLevel.Warning;
+        logging.AddFilter("Microsoft.AspNetCore", frameworkLevel);
+        logging.AddFilter("Microsoft.Hosting", frameworkLevel);
+        logging.AddFilter("Microsoft.Extensions.Hosting", frameworkLevel);
+        logging.AddFilter("System.Net.Http", frameworkLevel);
+        logging.AddFilter("Yarp", frameworkLevel);
+
+        // A failed start (port in use) is reported on one line by the gateway; the host's stack trace only at Debug.
+        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level <= LogLevel.Debug ? level : LogLevel.Critical);
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, ListenEndpoint endpoint, Action<ListenOptions> configure)
+    {
+        if (endpoint.IsLocalhost)
+        {
+            kestrel.ListenLocalhost(endpoint.Port, configure);
+        }
+        else
+        {
+            kestrel.Listen(endpoint.Address!, endpoint.Port, configure);
+        }
+    }
+
+    private static void ConfigureTunnel(ProxyTunnelOptions options, GatewaySettings settings, ProxyCertificateAuthority authority)
+    {
+        options.CertificateAuthorityInstance = authority;
+        options.Prefix = settings.Prefix;
+        options.ProxyHost = settings.ProxyHost;
+        if (settings.AuthRealm is not null)
+        {
+            options.PrefixResolver = new ProxyAuthPrefixResolver(settings.AuthRealm);
+        }
+    }
+
+    private static ValueTask<SslServerAuthenticationOptions> SelectCertificate(TlsHandshakeCallbackContext context, ProxyCertificateAuthority authority)
+    {
+        var name = context.ClientHelloInfo.ServerName;
+        if (string.IsNullOrEmpty(name))
+        {
+            var local = (context.Connection.LocalEndPoint as IPEndPoint)?.Address ?? IPAddress.Loopback;
+            name = (local.IsIPv4MappedToIPv6 ? local.MapToIPv4() : local).ToString();
+        }
+
+        return ValueTask.FromResult(new SslServerAuthenticationOptions
+        {
+            ServerCertificateContext = authority.GetCertificateContext(name),
+            ApplicationProtocols = [SslApplicationProtocol.Http11],
+        });
+    }
+}
