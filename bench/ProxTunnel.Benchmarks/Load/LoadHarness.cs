@@ -1,0 +1,415 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Text;
+using ProxTunnel.Certificates;
+
+namespace ProxTunnel.Benchmarks.Load;
+
+/// <summary>
+/// The end-to-end harness: one Kestrel app on loopback (bare HTTP, UseProxyTunnel, UseHttps listeners), driven in
+/// process by raw keep-alive clients for a fixed time per scenario, then optionally by <c>hey</c>. Loopback only,
+/// every loop bounded by time or count.
+/// </summary>
+internal static class LoadHarness
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var seconds = 10;
+        var connections = 32;
+        var newHosts = 200;
+        var idleTunnels = 1000;
+        var runHey = true;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--seconds" when i + 1 < args.Length:
+                    seconds = int.Parse(args[++i], Inv);
+                    break;
+                case "--connections" when i + 1 < args.Length:
+                    connections = int.Parse(args[++i], Inv);
+                    break;
+                case "--new-hosts" when i + 1 < args.Length:
+                    newHosts = int.Parse(args[++i], Inv);
+                    break;
+                case "--idle-tunnels" when i + 1 < args.Length:
+                    idleTunnels = int.Parse(args[++i], Inv);
+                    break;
+                case "--no-hey":
+                    runHey = false;
+                    break;
+                default:
+                    Console.Error.WriteLine($"unknown argument {args[i]}");
+                    Console.Error.WriteLine("usage: load [--seconds N] [--connections N] [--new-hosts N] [--idle-tunnels N] [--no-hey]");
+                    return 2;
+            }
+        }
+
+        if (seconds < 1 || connections < 1 || newHosts < 1 || idleTunnels < 1)
+        {
+            Console.Error.WriteLine("all counts must be positive");
+            return 2;
+        }
+
+        var duration = TimeSpan.FromSeconds(seconds);
+        await using var server = await BenchServer.StartAsync();
+        var trust = new RootTrust(server.Authority.RootCertificate);
+        Console.WriteLine($"ProxTunnel load harness: {Environment.ProcessorCount} cores, {connections} keep-alive connections, {seconds} s per comparison split into direct/proxied/proxied/direct quarters, after a warm-up, client in process.");
+        Console.WriteLine($"direct http {server.DirectHttp}, proxy {server.Proxy}, direct https {server.DirectHttps}");
+        Console.WriteLine();
+
+        var rows = new List<string[]>();
+        var get = Request("/hello", "127.0.0.1");
+        var absolute = Encoding.ASCII.GetBytes("GET http://example.com/hello HTTP/1.1\r\nHost: example.com\r\n\r\n");
+        var inTunnel = Request("/hello", "example.com");
+        var localhost = Request("/hello", "localhost");
+
+        Func<Task<RawHttpConnection>> plain = () => RawHttpConnection.ConnectAsync(server.DirectHttp);
+        Func<Task<RawHttpConnection>> proxy = () => RawHttpConnection.ConnectAsync(server.Proxy);
+        Func<Task<RawHttpConnection>> tls = () => RawHttpConnection.OpenTlsAsync(server.DirectHttps, "localhost", trust);
+        Func<Task<RawHttpConnection>> tunnel = () => RawHttpConnection.OpenTunnelAsync(server.Proxy, "example.com", trust);
+
+        // Warm every path (JIT tiering, pools, the certificate cache) before anything is measured.
+        foreach (var (open, request) in new[] { (plain, get), (proxy, absolute), (proxy, get), (tls, localhost), (tunnel, inTunnel) })
+        {
+            await RequestsPerSecondAsync(connections, TimeSpan.FromSeconds(1), open, request);
+        }
+
+        var (directHttp, proxyHttp) = await CompareAsync(duration, d => RequestsPerSecondAsync(connections, d, plain, get), d => RequestsPerSecondAsync(connections, d, proxy, absolute));
+        var (directHttp2, originOnProxy) = await CompareAsync(duration, d => RequestsPerSecondAsync(connections, d, plain, get), d => RequestsPerSecondAsync(connections, d, proxy, get));
+        rows.Add(Row("HTTP keep-alive req/s (absolute-form)", directHttp, proxyHttp, 0.9, "F0"));
+        rows.Add(Row("  origin-form on the proxy port", directHttp2, originOnProxy, 0.9, "F0"));
+
+        var (directHttps, tunnelHttps) = await CompareAsync(duration, d => RequestsPerSecondAsync(connections, d, tls, localhost), d => RequestsPerSecondAsync(connections, d, tunnel, inTunnel));
+        rows.Add(Row("HTTPS keep-alive req/s (CONNECT+TLS)", directHttps, tunnelHttps, 0.9, "F0"));
+
+        var (directDownload, tunnelDownload) = await CompareAsync(duration,
+            d => DownloadMegabytesPerSecondAsync(d, tls, Request("/big", "localhost")),
+            d => DownloadMegabytesPerSecondAsync(d, tunnel, Request("/big", "example.com")));
+        rows.Add(Row("64 MiB HTTPS download MB/s (1 conn)", directDownload, tunnelDownload, 0.8, "F0"));
+
+        PrintTable(["scenario", "direct", "proxied", "ratio", "target", "ok"], rows);
+        Console.WriteLine();
+
+        await NewHostLatencyAsync(server, trust, newHosts);
+        Console.WriteLine();
+        await IdleMemoryAsync(server, idleTunnels);
+        Console.WriteLine();
+
+        if (runHey)
+        {
+            await HeyAsync(server, connections, seconds);
+        }
+
+        return 0;
+    }
+
+    /// <summary>Runs direct, proxied, proxied, direct for a quarter of <paramref name="duration"/> each (ABBA, against drift) and averages.</summary>
+    private static async Task<(double Direct, double Proxied)> CompareAsync(TimeSpan duration, Func<TimeSpan, Task<double>> direct, Func<TimeSpan, Task<double>> proxied)
+    {
+        var half = duration / 4;
+        var d1 = await direct(half);
+        var p1 = await proxied(half);
+        var p2 = await proxied(half);
+        var d2 = await direct(half);
+        return ((d1 + d2) / 2, (p1 + p2) / 2);
+    }
+
+    private static byte[] Request(string path, string host) => Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+
+    private static string[] Row(string name, double direct, double proxied, double target, string format)
+    {
+        var ratio = proxied / direct;
+        return [name, direct.ToString(format, Inv), proxied.ToString(format, Inv), ratio.ToString("F2", Inv), "≥ " + target.ToString("F1", Inv), ratio >= target ? "yes" : "NO"];
+    }
+
+    private static async Task<double> RequestsPerSecondAsync(int connections, TimeSpan duration, Func<Task<RawHttpConnection>> open, byte[] request)
+    {
+        var clients = await Task.WhenAll(Enumerable.Range(0, connections).Select(_ => open()));
+        try
+        {
+            await DriveAsync(clients, TimeSpan.FromMilliseconds(200), request);
+            var stopwatch = Stopwatch.StartNew();
+            var count = await DriveAsync(clients, duration, request);
+            return count / stopwatch.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+        }
+    }
+
+    private static async Task<long> DriveAsync(RawHttpConnection[] clients, TimeSpan duration, byte[] request)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        var counts = await Task.WhenAll(clients.Select(client => Task.Run(async () =>
+        {
+            long n = 0;
+            while (stopwatch.Elapsed < duration)
+            {
+                var (status, _) = await client.SendAsync(request);
+                if (status != 200)
+                {
+                    throw new InvalidOperationException($"status {status}");
+                }
+
+                n++;
+            }
+
+            return n;
+        })));
+        return counts.Sum();
+    }
+
+    private static async Task<double> DownloadMegabytesPerSecondAsync(TimeSpan duration, Func<Task<RawHttpConnection>> open, byte[] request)
+    {
+        await using var client = await open();
+        await client.SendAsync(request);
+        long bytes = 0;
+        var stopwatch = Stopwatch.StartNew();
+        do
+        {
+            var (status, length) = await client.SendAsync(request);
+            if (status != 200 || length != BenchServer.BigLength)
+            {
+                throw new InvalidOperationException($"status {status}, length {length}");
+            }
+
+            bytes += length;
+        }
+        while (stopwatch.Elapsed < duration);
+
+        return bytes / 1e6 / stopwatch.Elapsed.TotalSeconds;
+    }
+
+    private static async Task NewHostLatencyAsync(BenchServer server, RootTrust trust, int count)
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var request = Request("/hello", "x");
+        var totals = new double[count];
+        var withoutClientValidation = new double[count];
+        for (var i = -5; i < count; i++)
+        {
+            var host = $"h{i + 5}-{run}.example.com";
+            var validationBefore = trust.ValidationTicks;
+            var start = Stopwatch.GetTimestamp();
+            await using (var client = await RawHttpConnection.OpenTunnelAsync(server.Proxy, host, trust))
+            {
+                await client.SendAsync(request);
+            }
+
+            var elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            if (i >= 0)
+            {
+                totals[i] = elapsed;
+                withoutClientValidation[i] = elapsed - Stopwatch.GetElapsedTime(0, trust.ValidationTicks - validationBefore).TotalMilliseconds;
+            }
+        }
+
+        Array.Sort(totals);
+        Array.Sort(withoutClientValidation);
+        Console.WriteLine($"First request to a never-seen host ({count} new hosts, sequential; CONNECT, issuance, handshake, GET, close):");
+        PrintTable(["measure", "p50 ms", "p99 ms", "max ms", "target", "ok"],
+        [
+            ["total, as the client sees it", P(totals, 0.5), P(totals, 0.99), totals[^1].ToString("F2", Inv), "p50 ≤ 5", Percentile(totals, 0.5) <= 5 ? "yes" : "NO"],
+            ["minus client chain validation", P(withoutClientValidation, 0.5), P(withoutClientValidation, 0.99), withoutClientValidation[^1].ToString("F2", Inv), "", ""],
+        ]);
+    }
+
+    private static double Percentile(double[] sorted, double p) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+
+    private static string P(double[] sorted, double p) => Percentile(sorted, p).ToString("F2", Inv);
+
+    private static async Task IdleMemoryAsync(BenchServer server, int count)
+    {
+        var root = Path.Combine(server.Directory, "root.cer");
+        await File.WriteAllBytesAsync(root, server.Authority.ExportRoot(CertificateExportFormat.Der));
+        Console.WriteLine($"Server RSS per idle TLS connection ({count} held by a child process; RSS from /proc/self/status after a full GC):");
+        var tunnel = await IdleCostAsync("tunnel", server.Proxy, count, root);
+        var direct = await IdleCostAsync("direct", server.DirectHttps, count, root);
+        PrintTable(["connection", "RSS KiB each", "managed KiB each", "target", "ok"],
+        [
+            ["CONNECT + TLS tunnel", (tunnel.Rss / 1024.0).ToString("F1", Inv), (tunnel.Managed / 1024.0).ToString("F1", Inv), "≤ 64", tunnel.Rss <= 64 * 1024 ? "yes" : "NO"],
+            ["direct UseHttps (reference)", (direct.Rss / 1024.0).ToString("F1", Inv), (direct.Managed / 1024.0).ToString("F1", Inv), "", ""],
+        ]);
+    }
+
+    private static async Task<(double Rss, double Managed)> IdleCostAsync(string mode, IPEndPoint endPoint, int count, string root)
+    {
+        var (rssBefore, managedBefore) = Measure();
+        var start = new ProcessStartInfo(Environment.ProcessPath!)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(LoadHarness).Assembly.Location);
+        }
+
+        foreach (var argument in new[] { IdleClient.Command, mode, endPoint.Port.ToString(Inv), count.ToString(Inv), root })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var child = Process.Start(start) ?? throw new InvalidOperationException("cannot start the idle client");
+        try
+        {
+            using var ready = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            var line = await child.StandardOutput.ReadLineAsync(ready.Token);
+            if (line != "READY")
+            {
+                throw new InvalidOperationException($"idle client: {line}");
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            var (rssAfter, managedAfter) = Measure();
+            return ((double)(rssAfter - rssBefore) / count, (double)(managedAfter - managedBefore) / count);
+        }
+        finally
+        {
+            await child.StandardInput.WriteLineAsync("exit");
+            await child.StandardInput.FlushAsync();
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            try
+            {
+                await child.WaitForExitAsync(exit.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                child.Kill();
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    private static (long Rss, long Managed) Measure()
+    {
+        for (var i = 0; i < 2; i++)
+        {
+            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+        }
+
+        var managed = GC.GetTotalMemory(forceFullCollection: false);
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return (long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], Inv) * 1024, managed);
+            }
+        }
+
+        throw new InvalidOperationException("no VmRSS in /proc/self/status");
+    }
+
+    private static async Task HeyAsync(BenchServer server, int connections, int seconds)
+    {
+        var hey = FindOnPath("hey");
+        if (hey is null)
+        {
+            Console.WriteLine("hey not installed (apt-get install -y hey): skipping the hey comparison.");
+            return;
+        }
+
+        Console.WriteLine($"hey -c {connections}, each side run twice as -z {Math.Max(1, seconds / 2)}s in the order direct/proxied/proxied/direct (external process, keep-alive; hey skips certificate checks):");
+        var c = connections.ToString(Inv);
+        var proxy = $"http://127.0.0.1:{server.Proxy.Port}";
+
+        // Direct, proxied, proxied, direct with half the time each (ABBA, against drift); rates averaged, failures summed.
+        async Task<((double Rate, long Failures) Direct, (double Rate, long Failures) Proxied)> PairAsync(string[] direct, string[] proxied)
+        {
+            var z = Math.Max(1, seconds / 2).ToString(Inv) + "s";
+            var d1 = await RunHeyAsync(hey, seconds, ["-c", c, "-z", z, .. direct]);
+            var p1 = await RunHeyAsync(hey, seconds, ["-c", c, "-z", z, .. proxied]);
+            var p2 = await RunHeyAsync(hey, seconds, ["-c", c, "-z", z, .. proxied]);
+            var d2 = await RunHeyAsync(hey, seconds, ["-c", c, "-z", z, .. direct]);
+            return (((d1.Rate + d2.Rate) / 2, d1.Failures + d2.Failures), ((p1.Rate + p2.Rate) / 2, p1.Failures + p2.Failures));
+        }
+
+        var (directHttp, proxyHttp) = await PairAsync([$"http://127.0.0.1:{server.DirectHttp.Port}/hello"], ["-x", proxy, "http://example.com/hello"]);
+        var (directHttps, tunnelHttps) = await PairAsync([$"https://127.0.0.1:{server.DirectHttps.Port}/hello"], ["-x", proxy, "https://example.com/hello"]);
+        PrintTable(["scenario", "direct", "proxied", "ratio", "target", "ok", "non-200 / errors"],
+        [
+            [.. Row("HTTP req/s (hey -x, absolute-form)", directHttp.Rate, proxyHttp.Rate, 0.9, "F0"), $"{directHttp.Failures} / {proxyHttp.Failures}"],
+            [.. Row("HTTPS req/s (hey -x, CONNECT+TLS)", directHttps.Rate, tunnelHttps.Rate, 0.9, "F0"), $"{directHttps.Failures} / {tunnelHttps.Failures}"],
+        ]);
+    }
+
+    private static async Task<(double Rate, long Failures)> RunHeyAsync(string hey, int seconds, params string[] arguments)
+    {
+        var start = new ProcessStartInfo(hey) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("cannot start hey");
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds + 60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill();
+            throw new TimeoutException("hey did not finish");
+        }
+
+        var text = await output + await errors;
+        double rate = 0;
+        long ok = 0;
+        long total = 0;
+        var inErrors = false;
+        foreach (var raw in text.Split('\n'))
+        {
+            var line = raw.Trim();
+            if (line.StartsWith("Requests/sec:", StringComparison.Ordinal))
+            {
+                rate = double.Parse(line["Requests/sec:".Length..].Trim(), Inv);
+            }
+            else if (line.StartsWith("Error distribution:", StringComparison.Ordinal))
+            {
+                inErrors = true;
+            }
+            else if (line.StartsWith('[') && line.Contains(']', StringComparison.Ordinal))
+            {
+                var count = long.Parse(line[(line.IndexOf(']', StringComparison.Ordinal) + 1)..].Trim().Split(' ')[0], Inv);
+                if (!inErrors && line.StartsWith("[200]", StringComparison.Ordinal))
+                {
+                    ok += count;
+                }
+
+                total += count;
+            }
+        }
+
+        return (rate, total - ok);
+    }
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
+            .Select(directory => Path.Combine(directory, name))
+            .FirstOrDefault(File.Exists);
+
+    private static void PrintTable(string[] header, IReadOnlyList<string[]> rows)
+    {
+        var widths = header.Select((h, i) => Math.Max(h.Length, rows.Max(r => r[i].Length))).ToArray();
+        Console.WriteLine("| " + string.Join(" | ", header.Select((h, i) => h.PadRight(widths[i]))) + " |");
+        Console.WriteLine("|" + string.Join("|", widths.Select(w => new string('-', w + 2))) + "|");
+        foreach (var row in rows)
+        {
+            Console.WriteLine("| " + string.Join(" | ", row.Select((cell, i) => i == 0 ? cell.PadRight(widths[i]) : cell.PadLeft(widths[i]))) + " |");
+        }
+    }
+}

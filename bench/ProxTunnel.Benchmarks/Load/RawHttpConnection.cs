@@ -1,0 +1,182 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Text;
+
+namespace ProxTunnel.Benchmarks.Load;
+
+/// <summary>
+/// A minimal keep-alive HTTP/1.1 client over a socket, optionally through CONNECT and TLS: writes a fixed request,
+/// reads the response head and a Content-Length body. Far cheaper than HttpClient, so the server dominates.
+/// </summary>
+internal sealed class RawHttpConnection : IAsyncDisposable
+{
+    private readonly Socket _socket;
+    private readonly byte[] _buffer = new byte[16 * 1024];
+    private Stream _stream;
+    private int _start;
+    private int _end;
+
+    private RawHttpConnection(Socket socket)
+    {
+        _socket = socket;
+        _stream = new NetworkStream(socket, ownsSocket: false);
+    }
+
+    public static async Task<RawHttpConnection> ConnectAsync(IPEndPoint endPoint, CancellationToken cancellationToken = default)
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endPoint, cancellationToken);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new RawHttpConnection(socket);
+    }
+
+    /// <summary>Connects to the proxy, CONNECTs to <paramref name="host"/>:443 and, with TLS, handshakes with SNI <paramref name="host"/>.</summary>
+    public static async Task<RawHttpConnection> OpenTunnelAsync(IPEndPoint proxy, string host, RootTrust trust, CancellationToken cancellationToken = default)
+    {
+        var connection = await ConnectAsync(proxy, cancellationToken);
+        try
+        {
+            var connect = Encoding.ASCII.GetBytes($"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n");
+            var status = await connection.SendAsync(connect, cancellationToken);
+            if (status.Status != 200)
+            {
+                throw new InvalidOperationException($"CONNECT answered {status.Status}");
+            }
+
+            await connection.StartTlsAsync(host, trust, cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    public static async Task<RawHttpConnection> OpenTlsAsync(IPEndPoint endPoint, string host, RootTrust trust, CancellationToken cancellationToken = default)
+    {
+        var connection = await ConnectAsync(endPoint, cancellationToken);
+        try
+        {
+            await connection.StartTlsAsync(host, trust, cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async Task StartTlsAsync(string host, RootTrust trust, CancellationToken cancellationToken)
+    {
+        var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = host,
+            RemoteCertificateValidationCallback = trust.Callback,
+            ApplicationProtocols = [SslApplicationProtocol.Http11],
+        }, cancellationToken);
+        _stream = ssl;
+    }
+
+    /// <summary>Sends <paramref name="request"/> and reads the whole response; the body is discarded.</summary>
+    public async ValueTask<(int Status, long BodyLength)> SendAsync(ReadOnlyMemory<byte> request, CancellationToken cancellationToken = default)
+    {
+        await _stream.WriteAsync(request, cancellationToken);
+        int headEnd;
+        while ((headEnd = _buffer.AsSpan(_start, _end - _start).IndexOf("\r\n\r\n"u8)) < 0)
+        {
+            await FillAsync(cancellationToken);
+        }
+
+        var (status, contentLength) = ParseHead(_buffer.AsSpan(_start, headEnd + 2));
+        _start += headEnd + 4;
+        var remaining = contentLength;
+        var buffered = Math.Min(remaining, _end - _start);
+        _start += (int)buffered;
+        remaining -= buffered;
+        while (remaining > 0)
+        {
+            var read = await _stream.ReadAsync(_buffer, cancellationToken);
+            if (read == 0)
+            {
+                throw new IOException("connection closed mid-body");
+            }
+
+            var used = (int)Math.Min(read, remaining);
+            remaining -= used;
+            _start = used;
+            _end = read;
+        }
+
+        if (_start == _end)
+        {
+            _start = _end = 0;
+        }
+
+        return (status, contentLength);
+    }
+
+    private async ValueTask FillAsync(CancellationToken cancellationToken)
+    {
+        if (_start > 0)
+        {
+            _buffer.AsSpan(_start, _end - _start).CopyTo(_buffer);
+            _end -= _start;
+            _start = 0;
+        }
+
+        if (_end == _buffer.Length)
+        {
+            throw new InvalidOperationException("response head too large");
+        }
+
+        var read = await _stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken);
+        if (read == 0)
+        {
+            throw new IOException("connection closed before the response head");
+        }
+
+        _end += read;
+    }
+
+    private static (int Status, long ContentLength) ParseHead(ReadOnlySpan<byte> head)
+    {
+        if (head.Length < 12 || !head.StartsWith("HTTP/1."u8))
+        {
+            throw new InvalidOperationException("not an HTTP response");
+        }
+
+        var status = (head[9] - '0') * 100 + (head[10] - '0') * 10 + (head[11] - '0');
+        long contentLength = 0;
+        var lines = head[(head.IndexOf("\r\n"u8) + 2)..];
+        while (!lines.IsEmpty)
+        {
+            var end = lines.IndexOf("\r\n"u8);
+            var line = lines[..end];
+            lines = lines[(end + 2)..];
+            if (line.Length > 15 && Ascii.EqualsIgnoreCase(line[..15], "content-length:"u8))
+            {
+                contentLength = long.Parse(Encoding.ASCII.GetString(line[15..]).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+
+        return (status, contentLength);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stream.DisposeAsync();
+        _socket.Dispose();
+    }
+}
