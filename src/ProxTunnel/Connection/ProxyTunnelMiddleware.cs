@@ -278,13 +278,7 @@ internal sealed class ProxyTunnelMiddleware
             host = host[..^1];
         }
 
-        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        foreach (ref readonly var line in head.Lines)
-        {
-            var name = Encoding.Latin1.GetString(RequestHead.Name(headBytes, line));
-            var value = Encoding.Latin1.GetString(RequestHead.Value(headBytes, line));
-            headers[name] = headers.TryGetValue(name, out var existing) ? existing + ", " + value : value;
-        }
+        var headers = head.ToDictionary(headBytes);
 
         if (_settings.FixedPrefix is null)
         {

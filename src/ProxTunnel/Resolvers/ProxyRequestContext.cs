@@ -1,4 +1,3 @@
-using System.Text;
 using ProxTunnel.Rewriting;
 
 namespace ProxTunnel.Resolvers;
@@ -61,23 +60,7 @@ public sealed class ProxyRequestContext
 
     /// <summary>Every request header, repeated names joined with <c>, </c>.</summary>
     public IReadOnlyDictionary<string, string> GetRequestHeaders()
-    {
-        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
-        if (_parsed is null)
-        {
-            return headers;
-        }
-
-        var span = _head.Span;
-        foreach (ref readonly var line in _parsed.Lines)
-        {
-            var name = Encoding.Latin1.GetString(RequestHead.Name(span, line));
-            var value = Encoding.Latin1.GetString(RequestHead.Value(span, line));
-            headers[name] = headers.TryGetValue(name, out var existing) ? existing + ", " + value : value;
-        }
-
-        return headers;
-    }
+        => _parsed?.ToDictionary(_head.Span) ?? new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
     internal void Set(ReadOnlyMemory<byte> head, RequestHead parsed, string scheme, string host, int port, string pathAndQuery,
         bool isTunnel, IReadOnlyDictionary<string, string>? connectHeaders)

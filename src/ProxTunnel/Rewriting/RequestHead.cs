@@ -72,4 +72,18 @@ internal sealed class RequestHead
 
         return null;
     }
+
+    /// <summary>Every header as a dictionary, repeated names joined with <c>, </c>. Allocates: not for the hot path.</summary>
+    public Dictionary<string, string> ToDictionary(ReadOnlySpan<byte> head)
+    {
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (ref readonly var line in Lines)
+        {
+            var name = Encoding.Latin1.GetString(Name(head, line));
+            var value = Encoding.Latin1.GetString(Value(head, line));
+            headers[name] = headers.TryGetValue(name, out var existing) ? existing + ", " + value : value;
+        }
+
+        return headers;
+    }
 }
