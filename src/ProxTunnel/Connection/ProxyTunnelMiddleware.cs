@@ -85,6 +85,7 @@ internal sealed class ProxyTunnelMiddleware
                     await _next(context);
                     if (!rewriter.StoppedAtConnect)
                     {
+                        await LingerIfRefusedAsync(rewriter.Refused, layer);
                         return;
                     }
 
@@ -93,6 +94,7 @@ internal sealed class ProxyTunnelMiddleware
 
                 if (connect.Refused)
                 {
+                    await LingerIfRefusedAsync(refused: true, layer);
                     return;
                 }
 
@@ -168,6 +170,7 @@ internal sealed class ProxyTunnelMiddleware
             rewriter.Start(tunnelLayer.Input, tunnelLayer.Output, sniffer, new TunnelTarget(isTls, host, connect.Port, connect.Headers));
             context.Transport = new DuplexPipe(rewriter, sniffer);
             await _next(context);
+            await LingerIfRefusedAsync(rewriter.Refused, tunnelLayer);
         }
         finally
         {
@@ -370,6 +373,45 @@ internal sealed class ProxyTunnelMiddleware
         ProxyTunnelLog.RequestRejected(_logger, context.ConnectionId, reason.ToStatusCode(), reason);
         await output.WriteAsync(ProxyResponses.Error(reason, realm));
     }
+
+    /// <summary>
+    /// After the proxy refused a request, reads and drops what the client still sends, briefly: closing a socket with
+    /// unread bytes sends a reset, which can destroy the responses to earlier pipelined requests still in flight.
+    /// </summary>
+    private static async Task LingerIfRefusedAsync(bool refused, TransportLayer layer)
+    {
+        if (!refused)
+        {
+            return;
+        }
+
+        var input = layer.Input;
+        using var linger = new CancellationTokenSource(LingerTime);
+        long drained = 0;
+        try
+        {
+            // Our side is done: let the client see the end of the response stream while we drain.
+            await layer.Output.CompleteAsync();
+            for (var i = 0; i < 1024 && drained < MaxLingerBytes; i++)
+            {
+                var result = await input.ReadAsync(linger.Token);
+                drained += result.Buffer.Length;
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException or ConnectionResetException or ConnectionAbortedException
+            or InvalidOperationException)
+        {
+            // The client is gone or took too long: close now.
+        }
+    }
+
+    private static readonly TimeSpan LingerTime = TimeSpan.FromMilliseconds(500);
+    private const long MaxLingerBytes = 1 << 20;
 
     /// <summary>The first byte the client sends, without taking it; -1 when the client closes first.</summary>
     private static async ValueTask<int> PeekFirstByteAsync(PipeReader input, CancellationToken cancellationToken)

@@ -5,12 +5,13 @@ namespace ProxTunnel.Rewriting;
 /// <summary>
 /// Walks a chunked body byte by byte (chunk data in bulk) so the reader knows exactly where it ends. Every byte is
 /// looked at once; a byte it refuses never reaches Kestrel. Stricter than Kestrel's own chunk parser: no whitespace
-/// after the size, no bare CR or LF anywhere, sizes up to 2^31-1, trailers validated like header lines.
+/// after the size, no bare CR or LF anywhere, sizes up to 2^31-1 in at most 8 digits, trailers validated like header lines.
 /// </summary>
 internal struct ChunkedBodyValidator
 {
     private const long MaxChunkSize = int.MaxValue;
-    private const int MaxSizeDigits = 16;
+    // Kestrel reads at most 8 hex digits (leading zeros included); accepting more would only defer its refusal.
+    private const int MaxSizeDigits = 8;
     private const int MaxExtensionLength = 4096;
 
     private State _state;

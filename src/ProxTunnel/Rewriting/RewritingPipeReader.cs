@@ -73,6 +73,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     /// <summary>True when the connection stopped because a CONNECT arrived after other requests; its head is still unread.</summary>
     public bool StoppedAtConnect { get; private set; }
 
+    /// <summary>True when the proxy refused a request on this connection and answered it itself.</summary>
+    public bool Refused { get; private set; }
+
     /// <summary>Starts rewriting <paramref name="source"/>; <paramref name="tunnel"/> is null on a plain proxy connection.</summary>
     public void Start(PipeReader source, PipeWriter responses, ResponseSniffingWriter sniffer, TunnelTarget? tunnel)
     {
@@ -85,6 +88,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         _hasBuffer = false;
         _sourceCompleted = false;
         StoppedAtConnect = false;
+        Refused = false;
     }
 
     public override bool TryRead(out ReadResult result)
@@ -673,6 +677,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private async ValueTask RejectAsync(RejectReason reason, string? realm = null)
     {
         _mode = Mode.Ended;
+        Refused = true;
         _awaitingHeadBytes = false;
         _scanned = 0;
         _requestLineEnd = 0;

@@ -135,6 +135,25 @@ public sealed class SmugglingTests
     }
 
     [Test]
+    public async Task RefusalAfterPipelinedRequest_EarlierResponseStillDelivered()
+    {
+        await using var app = await TestApp.StartAsync(t => t.Prefix = "/p/");
+        for (var round = 0; round < 20; round++)
+        {
+            await using var c = await RawHttpConnection.OpenAsync(app.Port);
+            await c.ConnectAsync("example.com:80");
+            await c.SendAsync("GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n" +
+                              "GET /b HTTP/1.1\r\nHost: example.com\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx" + Smuggled);
+            var first = await c.ReadResponseAsync();
+            var second = await c.ReadResponseAsync();
+            Assert.That((string?)first.Json["target"], Is.EqualTo("/p/http://example.com/a"), $"round {round}");
+            Assert.That(second.Status, Is.EqualTo(400), $"round {round}");
+        }
+
+        Assert.That(app.SeenTargets, Has.None.Contains("smuggled"));
+    }
+
+    [Test]
     public async Task ClientClosesMidHead_ServerKeepsServing()
     {
         await using var app = await TestApp.StartAsync();
