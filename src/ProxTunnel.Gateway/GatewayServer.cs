@@ -136,16 +136,16 @@ internal static class GatewayServer
 
     private static ValueTask<SslServerAuthenticationOptions> SelectCertificate(TlsHandshakeCallbackContext context, ProxyCertificateAuthority authority)
     {
-        var name = context.ClientHelloInfo.ServerName;
-        if (string.IsNullOrEmpty(name))
+        // No SNI, or one that is no host name (some clients send "host:port"): the certificate names the listener's address.
+        if (!authority.TryGetCertificateContext(context.ClientHelloInfo.ServerName, out var certificate))
         {
             var local = (context.Connection.LocalEndPoint as IPEndPoint)?.Address ?? IPAddress.Loopback;
-            name = (local.IsIPv4MappedToIPv6 ? local.MapToIPv4() : local).ToString();
+            certificate = authority.GetCertificateContext((local.IsIPv4MappedToIPv6 ? local.MapToIPv4() : local).ToString());
         }
 
         return ValueTask.FromResult(new SslServerAuthenticationOptions
         {
-            ServerCertificateContext = authority.GetCertificateContext(name),
+            ServerCertificateContext = certificate,
             ApplicationProtocols = [SslApplicationProtocol.Http11],
         });
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net.Security;
@@ -84,8 +85,30 @@ public sealed class ProxyCertificateAuthority : IDisposable
     /// The instance is shared by the cache: do not dispose it.</summary>
     public X509Certificate2 GetHostCertificate(string host) => GetEntry(host).Certificate;
 
-    /// <summary>The cached TLS context for a host, chain included, so a handshake builds nothing.</summary>
+    /// <summary>The cached TLS context for a host, so a handshake builds nothing. Throws <see cref="ArgumentException"/>
+    /// for a string that cannot be a host name.</summary>
     public SslStreamCertificateContext GetCertificateContext(string host) => GetEntry(host).Context;
+
+    /// <summary>Like <see cref="GetCertificateContext"/>, but returns false for a string that cannot be a host name
+    /// (a client's SNI can be anything), so a TLS server can fall back to another name.</summary>
+    public bool TryGetCertificateContext(string? host, [NotNullWhen(true)] out SslStreamCertificateContext? context)
+    {
+        context = null;
+        if (string.IsNullOrWhiteSpace(host))
+        {
+            return false;
+        }
+
+        try
+        {
+            context = GetEntry(host).Context;
+            return true;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>Issues a fresh certificate outside the cache and returns its private key and certificate as PEM.</summary>
     public string IssueCertificatePem(string host, bool wildcard)

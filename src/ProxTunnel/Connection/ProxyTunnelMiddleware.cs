@@ -320,11 +320,17 @@ internal sealed class ProxyTunnelMiddleware
             await sslStream.AuthenticateAsServerAsync(
                 (stream, clientHello, state, cancellationToken) =>
                 {
-                    serverName = string.IsNullOrEmpty(clientHello.ServerName) ? null : clientHello.ServerName;
-                    var certificateHost = serverName ?? fallbackHost;
+                    // SNI is the client's word: only a plain host name may name the certificate and the target.
+                    serverName = TargetBuilder.IsPlainHostName(clientHello.ServerName) ? clientHello.ServerName.ToLowerInvariant() : null;
+                    if (serverName is null || !_authority.TryGetCertificateContext(serverName, out var context))
+                    {
+                        serverName = null;
+                        context = _authority.GetCertificateContext(fallbackHost);
+                    }
+
                     return ValueTask.FromResult(new SslServerAuthenticationOptions
                     {
-                        ServerCertificateContext = _authority.GetCertificateContext(certificateHost),
+                        ServerCertificateContext = context,
                         ApplicationProtocols = Http11Only,
                         EnabledSslProtocols = _options.SslProtocols,
                         ClientCertificateRequired = false,

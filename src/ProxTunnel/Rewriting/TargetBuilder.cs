@@ -118,6 +118,20 @@ internal static class TargetBuilder
         return RejectReason.None;
     }
 
+    /// <summary>True for a name usable as a URL host without escaping: what a TLS server name must look like to be
+    /// trusted as the target's host (SNI comes from the client and can hold anything).</summary>
+    public static bool IsPlainHostName(string? name)
+    {
+        if (string.IsNullOrEmpty(name) || name.Length > 253 || !Ascii.IsValid(name))
+        {
+            return false;
+        }
+
+        Span<byte> bytes = stackalloc byte[name.Length];
+        Encoding.ASCII.GetBytes(name, bytes);
+        return IsRegNameOrIPv4(bytes);
+    }
+
     private static bool IsRegNameOrIPv4(ReadOnlySpan<byte> host)
     {
         if (host.IsEmpty || host.Length > 253 || host.ContainsAnyExcept(RegNameChars))

@@ -76,6 +76,19 @@ public sealed class RawProtocolTests
         });
     }
 
+    [TestCase("example.org:8443")]
+    [TestCase("evil.example/x?")]
+    public async Task Tunnel_SniThatIsNoHostName_IgnoredForCertificateAndTarget(string serverName)
+    {
+        await using var app = await TestApp.StartAsync(t => t.Prefix = "/p/");
+        await using var c = await RawHttpConnection.OpenAsync(app.Port);
+        Assert.That((await c.ConnectAsync("connect.example:443")).Status, Is.EqualTo(200));
+        await c.StartTlsAsync(app, serverName);
+        await c.SendAsync("GET /x HTTP/1.1\r\nHost: connect.example\r\n\r\n");
+        var json = (await c.ReadResponseAsync()).Json;
+        Assert.That((string?)json["target"], Is.EqualTo("/p/https://connect.example/x"));
+    }
+
     [Test]
     public async Task Tunnel_NoSni_CertificateForConnectIpAndTargetUsesIt()
     {
