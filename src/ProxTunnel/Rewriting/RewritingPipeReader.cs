@@ -489,7 +489,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         else if (target[0] == (byte)'/' || (target.Length == 1 && target[0] == (byte)'*' && _tunnel is null))
         {
             // Origin-form outside a tunnel: an ordinary request to this server.
-            return HeadDecision.Handed(HandOutHead(head, target, ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default));
+            return HeadDecision.Handed(HandOutHead(head, target, ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default, rewritten: false));
         }
         else
         {
@@ -512,12 +512,12 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             }
 
             // Other proxy-host paths reach the app unprefixed, so it can route them with RequireHost.
-            return HeadDecision.Handed(HandOutHead(head, ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, pathAndQuery, default));
+            return HeadDecision.Handed(HandOutHead(head, ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, pathAndQuery, default, rewritten: false));
         }
 
         if (_settings.FixedPrefix is { } prefix)
         {
-            return HeadDecision.Handed(HandOutHead(head, prefix, host, pathAndQuery, new OriginParts(https, port)));
+            return HeadDecision.Handed(HandOutHead(head, prefix, host, pathAndQuery, new OriginParts(https, port), rewritten: true));
         }
 
         return Resolve(headMemory, https, host, port, pathAndQuery);
@@ -553,7 +553,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             return HeadDecision.Refuse(RejectReason.ResolverFailed);
         }
 
-        return HeadDecision.Handed(HandOutHead(headMemory.Span, Encoding.ASCII.GetBytes(newTarget), ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default));
+        return HeadDecision.Handed(HandOutHead(headMemory.Span, Encoding.ASCII.GetBytes(newTarget), ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default, rewritten: true));
     }
 
     private static string PathString(ReadOnlySpan<byte> pathAndQuery)
@@ -569,7 +569,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     /// + <paramref name="pathAndQuery"/> as target, or <paramref name="prefix"/> alone when no origin is given
     /// (<paramref name="origin"/> default) and path is empty; proxy headers dropped, everything else verbatim.
     /// </summary>
-    private ReadResult HandOutHead(ReadOnlySpan<byte> head, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> host, ReadOnlySpan<byte> pathAndQuery, OriginParts origin)
+    private ReadResult HandOutHead(ReadOnlySpan<byte> head, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> host, ReadOnlySpan<byte> pathAndQuery, OriginParts origin, bool rewritten)
     {
         var withOrigin = origin != default;
         var originLength = !withOrigin ? 0 : host.IsEmpty ? _tunnel!.Origin.Length : TargetBuilder.OriginLength(origin.Https, host, origin.Port);
@@ -619,7 +619,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         head[copyFrom..].CopyTo(span[written..]);
         written += head.Length - copyFrom;
 
-        if (withOrigin || !prefix.IsEmpty)
+        if (rewritten)
         {
             ProxyTunnelMetrics.RequestsRewritten.Add(1);
         }
