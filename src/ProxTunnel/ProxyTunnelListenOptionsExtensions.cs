@@ -35,11 +35,12 @@ public static class ProxyTunnelListenOptionsExtensions
 
         listenOptions.Use(next =>
         {
-            // Runs once when Kestrel builds the listener's pipeline at start-up.
+            // Runs once when Kestrel builds the listener's pipeline at start-up. Kestrel has read Protocols by now, so
+            // this only refuses a listener that was set to drop HTTP/1.1 after UseProxyTunnel.
             RestrictToHttp1(listenOptions);
             var loggerFactory = listenOptions.ApplicationServices.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
             var authority = options.CertificateAuthorityInstance
-                ?? new ProxyCertificateAuthority(options.CertificateAuthority, loggerFactory);
+                ?? CertificateAuthorityRegistry.For(listenOptions.ApplicationServices).GetOrCreate(options.CertificateAuthority, loggerFactory);
             var pages = options.EnableCertificateDownload ? new ProxyHostPages(authority, options.ProxyHost) : null;
             var logger = loggerFactory.CreateLogger("ProxTunnel.Tunnel");
             var settings = new RewriteSettings(options, pages, logger);

@@ -63,7 +63,7 @@ public sealed class ProxyTunnelOptions
             ProxyHosts.Add(host);
         }
 
-        CertificateAuthority = other.CertificateAuthority;
+        CertificateAuthority = other.CertificateAuthority.Clone();
         CertificateAuthorityInstance = other.CertificateAuthorityInstance;
         EnableCertificateDownload = other.EnableCertificateDownload;
         TlsHandshakeTimeout = other.TlsHandshakeTimeout;
@@ -82,9 +82,13 @@ public sealed class ProxyTunnelOptions
             _ = new FixedPrefixResolver(Prefix ?? throw new InvalidOperationException("ProxyTunnel: Prefix may not be null."));
         }
 
-        if (string.IsNullOrWhiteSpace(ProxyHost))
+        foreach (var host in ProxyHosts.Prepend(ProxyHost))
         {
-            throw new InvalidOperationException("ProxyTunnel: ProxyHost may not be empty.");
+            // These names end up in targets, Host headers and the landing page: plain host names only.
+            if (!Rewriting.TargetBuilder.IsPlainHostName(host))
+            {
+                throw new InvalidOperationException($"ProxyTunnel: '{host}' is not a host name (ProxyHost, ProxyHosts).");
+            }
         }
 
         if (TlsHandshakeTimeout <= TimeSpan.Zero || RequestHeadersTimeout <= TimeSpan.Zero)

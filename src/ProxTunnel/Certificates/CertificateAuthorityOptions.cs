@@ -36,4 +36,11 @@ public sealed class CertificateAuthorityOptions
 
     /// <summary>Optional directory where issued host certificates are kept across restarts.</summary>
     public string? CertificateCacheDirectory { get; set; }
+
+    /// <summary>A copy, so later changes to the caller's object cannot reach a running instance.</summary>
+    internal CertificateAuthorityOptions Clone() => (CertificateAuthorityOptions)MemberwiseClone();
+
+    /// <summary>Every setting in one string: equal keys make equal authorities, so listeners can share one.</summary>
+    internal string SettingsKey => string.Join('|', Path.GetFullPath(RootCertificatePath), RootCommonName, RootKeyAlgorithm, RootLifetime.Ticks,
+        LeafKeyAlgorithm, LeafLifetime.Ticks, RenewBefore.Ticks, UseWildcardCertificates, CacheSize, CertificateCacheDirectory);
 }

@@ -45,7 +45,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
     public ProxyCertificateAuthority(CertificateAuthorityOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
-        _options = Snapshot(options);
+        _options = options.Clone();
         Validate(_options);
         _logger = loggerFactory?.CreateLogger<ProxyCertificateAuthority>() ?? NullLogger<ProxyCertificateAuthority>.Instance;
         _time = timeProvider ?? TimeProvider.System;
@@ -152,7 +152,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
     internal static string InitializeRoot(CertificateAuthorityOptions options, bool force, TimeProvider? timeProvider, ILogger? logger)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var snapshot = Snapshot(options);
+        var snapshot = options.Clone();
         Validate(snapshot);
         logger ??= NullLogger.Instance;
         var now = (timeProvider ?? TimeProvider.System).GetUtcNow();
@@ -273,6 +273,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
         if (_slots.TryAdd(key, created))
         {
             Interlocked.Increment(ref _slotCount);
+            CertificateMetrics.Cached.Add(1);
             return created;
         }
 
@@ -333,6 +334,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
                 if (_slots.TryRemove(KeyValuePair.Create(victim.Key, victim)))
                 {
                     Interlocked.Decrement(ref _slotCount);
+                    CertificateMetrics.Cached.Add(-1);
                     victim.Evict(_lookup);
                 }
             }
@@ -370,21 +372,6 @@ public sealed class ProxyCertificateAuthority : IDisposable
             CertificateAuthorityLog.RootNearExpiry(logger, root.Path, notAfter, (int)Math.Floor(left.TotalDays));
         }
     }
-
-    private static CertificateAuthorityOptions Snapshot(CertificateAuthorityOptions options) => new()
-    {
-        // A copy, so later changes to the caller's object cannot desynchronize a running instance.
-        RootCertificatePath = options.RootCertificatePath,
-        RootCommonName = options.RootCommonName,
-        RootKeyAlgorithm = options.RootKeyAlgorithm,
-        RootLifetime = options.RootLifetime,
-        LeafKeyAlgorithm = options.LeafKeyAlgorithm,
-        LeafLifetime = options.LeafLifetime,
-        RenewBefore = options.RenewBefore,
-        UseWildcardCertificates = options.UseWildcardCertificates,
-        CacheSize = options.CacheSize,
-        CertificateCacheDirectory = options.CertificateCacheDirectory,
-    };
 
     private static void Validate(CertificateAuthorityOptions options)
     {

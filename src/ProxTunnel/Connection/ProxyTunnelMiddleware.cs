@@ -46,13 +46,13 @@ internal sealed class ProxyTunnelMiddleware
         var layer = new TransportLayer(originalTransport.Input, originalTransport.Output);
         TransportLayer? proxyTls = null;
         using var rewriter = new RewritingPipeReader(_settings, context.ConnectionId);
-        using var timeout = new CancellationTokenSource();
+        using var deadline = new ConnectionDeadline();
         try
         {
             if (context.Features.Get<ITlsConnectionFeature>() is null)
             {
-                timeout.CancelAfter(_options.RequestHeadersTimeout);
-                var first = await PeekFirstByteAsync(layer.Input, timeout.Token);
+                var first = await PeekFirstByteAsync(layer.Input, deadline.Start(_options.RequestHeadersTimeout));
+                deadline.Stop();
                 if (first < 0)
                 {
                     return;
@@ -72,11 +72,19 @@ internal sealed class ProxyTunnelMiddleware
             }
 
             var sniffer = new ResponseSniffingWriter(layer.Output);
+            var expectConnect = false;
             while (true)
             {
-                timeout.TryReset();
-                timeout.CancelAfter(_options.RequestHeadersTimeout);
-                var connect = await ReadConnectAsync(context, layer, timeout.Token);
+                var connect = await ReadConnectAsync(context, layer, deadline.Start(_options.RequestHeadersTimeout));
+                deadline.Stop();
+                if (connect is null && expectConnect)
+                {
+                    // The rewriter stopped at a CONNECT this parser does not see: never loop on it.
+                    await WriteErrorAsync(context, layer.Output, RejectReason.InvalidRequestLine);
+                    await LingerIfRefusedAsync(refused: true, layer);
+                    return;
+                }
+
                 if (connect is null)
                 {
                     // Not a CONNECT: a plain proxy connection (absolute-form) or ordinary requests to this server.
@@ -89,6 +97,7 @@ internal sealed class ProxyTunnelMiddleware
                         return;
                     }
 
+                    expectConnect = true;
                     continue;
                 }
 
@@ -98,13 +107,13 @@ internal sealed class ProxyTunnelMiddleware
                     return;
                 }
 
-                await RunTunnelAsync(context, layer, connect, rewriter, sniffer, timeout);
+                await RunTunnelAsync(context, layer, connect, rewriter, sniffer, deadline);
                 return;
             }
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        catch (OperationCanceledException) when (deadline.Expired)
         {
-            ProxyTunnelLog.ClientGone(_logger, context.ConnectionId, "request head timed out");
+            ProxyTunnelLog.ClientGone(_logger, context.ConnectionId, "the client sent nothing in time");
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException)
         {
@@ -123,7 +132,7 @@ internal sealed class ProxyTunnelMiddleware
     private const byte TlsHandshakeRecord = 0x16;
 
     private async Task RunTunnelAsync(ConnectionContext context, TransportLayer layer, ConnectRequest connect,
-        RewritingPipeReader rewriter, ResponseSniffingWriter sniffer, CancellationTokenSource timeout)
+        RewritingPipeReader rewriter, ResponseSniffingWriter sniffer, ConnectionDeadline deadline)
     {
         var limit = _options.MaxConcurrentTunnels;
         if (Interlocked.Increment(ref _activeTunnels) > limit && limit > 0)
@@ -131,6 +140,7 @@ internal sealed class ProxyTunnelMiddleware
             Interlocked.Decrement(ref _activeTunnels);
             ProxyTunnelLog.TunnelLimitReached(_logger, context.ConnectionId, limit);
             await WriteErrorAsync(context, layer.Output, RejectReason.TooManyTunnels);
+            await LingerIfRefusedAsync(refused: true, layer);
             return;
         }
 
@@ -141,9 +151,8 @@ internal sealed class ProxyTunnelMiddleware
         try
         {
             await layer.Output.WriteAsync(connect.Http10 ? ProxyResponses.ConnectEstablished10 : ProxyResponses.ConnectEstablished11);
-            timeout.TryReset();
-            timeout.CancelAfter(_options.TlsHandshakeTimeout);
-            var first = await PeekFirstByteAsync(layer.Input, timeout.Token);
+            var first = await PeekFirstByteAsync(layer.Input, deadline.Start(_options.TlsHandshakeTimeout));
+            deadline.Stop();
             if (first < 0)
             {
                 return;
@@ -194,13 +203,7 @@ internal sealed class ProxyTunnelMiddleware
             var result = await input.ReadAsync(cancellationToken);
             var buffer = result.Buffer;
             var start = buffer;
-            var skipped = 0;
-            while (skipped < 64 && buffer.Length >= 2 && buffer.FirstSpan.Length >= 2 && buffer.FirstSpan[0] == HttpChars.CR && buffer.FirstSpan[1] == HttpChars.LF)
-            {
-                buffer = buffer.Slice(2);
-                skipped += 2;
-            }
-
+            buffer = buffer.Slice(RequestHeadParser.LeadingEmptyLines(buffer));
             var probeLength = (int)Math.Min(buffer.Length, 8);
             Span<byte> probe = stackalloc byte[8];
             buffer.Slice(0, probeLength).CopyTo(probe);
@@ -322,15 +325,15 @@ internal sealed class ProxyTunnelMiddleware
                 {
                     // SNI is the client's word: only a plain host name may name the certificate and the target.
                     serverName = TargetBuilder.IsPlainHostName(clientHello.ServerName) ? clientHello.ServerName.ToLowerInvariant() : null;
-                    if (serverName is null || !_authority.TryGetCertificateContext(serverName, out var context))
+                    if (serverName is null || !_authority.TryGetCertificateContext(serverName, out var certificate))
                     {
                         serverName = null;
-                        context = _authority.GetCertificateContext(fallbackHost);
+                        certificate = _authority.GetCertificateContext(fallbackHost);
                     }
 
                     return ValueTask.FromResult(new SslServerAuthenticationOptions
                     {
-                        ServerCertificateContext = context,
+                        ServerCertificateContext = certificate,
                         ApplicationProtocols = Http11Only,
                         EnabledSslProtocols = _options.SslProtocols,
                         ClientCertificateRequired = false,
@@ -340,8 +343,9 @@ internal sealed class ProxyTunnelMiddleware
                 null,
                 handshakeTimeout.Token);
         }
-        catch (Exception ex) when (ex is IOException or System.Security.Authentication.AuthenticationException or OperationCanceledException
-            or ArgumentException or InvalidOperationException or System.Security.Cryptography.CryptographicException)
+#pragma warning disable CA1031 // Whatever a client's handshake throws ends that connection only, quietly.
+        catch (Exception ex)
+#pragma warning restore CA1031
         {
             ProxyTunnelMetrics.HandshakeFailures.Add(1);
             if (handshakeTimeout.IsCancellationRequested)
@@ -463,9 +467,20 @@ internal sealed class ProxyTunnelMiddleware
                 return;
             }
 
-            await Input.CompleteAsync();
-            await Output.CompleteAsync();
-            await sslStream.DisposeAsync();
+            try
+            {
+                await Input.CompleteAsync();
+
+                // Completing flushes what is left; the client may be gone by now.
+                await Output.CompleteAsync();
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException)
+            {
+            }
+            finally
+            {
+                await sslStream.DisposeAsync();
+            }
         }
     }
 

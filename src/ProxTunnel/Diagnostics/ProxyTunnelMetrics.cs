@@ -7,7 +7,8 @@ internal static class ProxyTunnelMetrics
 {
     public const string MeterName = "ProxTunnel";
 
-    private static readonly Meter Meter = new(MeterName);
+    /// <summary>The one <c>ProxTunnel</c> meter; the certificate authority's counters live on it too.</summary>
+    internal static readonly Meter Meter = new(MeterName);
 
     public static readonly Counter<long> TunnelsOpened = Meter.CreateCounter<long>("proxtunnel.tunnels.opened", description: "CONNECT tunnels established.");
     public static readonly UpDownCounter<long> TunnelsActive = Meter.CreateUpDownCounter<long>("proxtunnel.tunnels.active", description: "CONNECT tunnels open now.");

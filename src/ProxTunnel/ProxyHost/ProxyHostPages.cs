@@ -15,6 +15,7 @@ internal sealed class ProxyHostPages
     private readonly byte[] _pem;
     private readonly byte[] _p12;
     private readonly byte[] _cer;
+    private readonly byte[] _notFound;
 
     public ProxyHostPages(ProxyCertificateAuthority authority, string proxyHost)
     {
@@ -24,6 +25,7 @@ internal sealed class ProxyHostPages
         _cer = Build("application/pkix-cert", "proxtunnel-ca.cer", authority.ExportRoot(CertificateExportFormat.Der));
         var html = LandingHtml(proxyHost, authority.RootSha256Fingerprint, root.Subject, root.NotAfter.ToUniversalTime());
         _landing = Build("text/html; charset=utf-8", null, Encoding.UTF8.GetBytes(html));
+        _notFound = Build("text/plain; charset=utf-8", null, "Not found: the downloads are /download/pem, /download/p12 and /download/cer.\n"u8.ToArray(), "404 Not Found");
     }
 
     /// <summary>The full response for a path the library answers, or null when the path belongs to the app.</summary>
@@ -46,16 +48,22 @@ internal sealed class ProxyHostPages
             return _p12;
         }
 
-        return path.SequenceEqual("/download/cer"u8) ? _cer : null;
+        if (path.SequenceEqual("/download/cer"u8))
+        {
+            return _cer;
+        }
+
+        // Everything under /download/ is the library's: an unknown name never reaches the app.
+        return path.StartsWith("/download/"u8) || path.SequenceEqual("/download"u8) ? _notFound : null;
     }
 
     /// <summary>Length of the head of a response built here, so HEAD requests can get the head alone.</summary>
     public static int HeadLength(byte[] response) => response.AsSpan().IndexOf("\r\n\r\n"u8) + 4;
 
-    private static byte[] Build(string contentType, string? fileName, byte[] body)
+    private static byte[] Build(string contentType, string? fileName, byte[] body, string status = "200 OK")
     {
         var head = new StringBuilder(256);
-        head.Append("HTTP/1.1 200 OK\r\n");
+        head.Append(CultureInfo.InvariantCulture, $"HTTP/1.1 {status}\r\n");
         head.Append(CultureInfo.InvariantCulture, $"Content-Type: {contentType}\r\n");
         if (fileName is not null)
         {

@@ -9,6 +9,8 @@ namespace ProxTunnel.Resolvers;
 /// </summary>
 public sealed class ProxyAuthPrefixResolver : IProxyPrefixResolver
 {
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
     private static readonly SearchValues<char> UnsafeInPrefix = SearchValues.Create(" \"#%/<>?\\^`{|}");
 
     /// <summary>Creates a resolver that challenges with <paramref name="realm"/>.</summary>
@@ -42,8 +44,8 @@ public sealed class ProxyAuthPrefixResolver : IProxyPrefixResolver
             return null;
         }
 
-        Span<byte> decoded = stackalloc byte[256];
         var encoded = authorization.AsSpan(6).Trim();
+        var decoded = new byte[(encoded.Length / 4 * 3) + 3];
         if (!Convert.TryFromBase64Chars(encoded, decoded, out var length))
         {
             return null;
@@ -52,7 +54,7 @@ public sealed class ProxyAuthPrefixResolver : IProxyPrefixResolver
         string text;
         try
         {
-            text = new UTF8Encoding(false, true).GetString(decoded[..length]);
+            text = StrictUtf8.GetString(decoded, 0, length);
         }
         catch (DecoderFallbackException)
         {

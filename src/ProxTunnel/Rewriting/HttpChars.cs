@@ -18,9 +18,10 @@ internal static class HttpChars
     public static readonly SearchValues<byte> InvalidFieldValue = SearchValues.Create(
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127]);
 
-    /// <summary>Bytes that may never appear in a request target: controls, space, DEL, and '#'.</summary>
+    /// <summary>Bytes that may never appear in a request target: controls, space, '#', DEL and non-ASCII (clients
+    /// percent-encode; Kestrel refuses raw bytes above 0x7F too).</summary>
     public static readonly SearchValues<byte> InvalidTarget = SearchValues.Create(
-        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 35, 127]);
+        [.. Enumerable.Range(0, 33).Select(b => (byte)b), (byte)'#', .. Enumerable.Range(127, 129).Select(b => (byte)b)]);
 
     public static bool IsToken(ReadOnlySpan<byte> span) => !span.IsEmpty && !span.ContainsAnyExcept(Token);
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.IO.Pipelines;
 using System.Text;
 
 namespace ProxTunnel.Rewriting;
@@ -23,11 +22,6 @@ internal static class ProxyResponses
 
         builder.Append(CultureInfo.InvariantCulture, $"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}");
         return Encoding.ASCII.GetBytes(builder.ToString());
-    }
-
-    public static async ValueTask WriteAsync(PipeWriter output, ReadOnlyMemory<byte> response, CancellationToken cancellationToken)
-    {
-        await output.WriteAsync(response, cancellationToken);
     }
 
     public static string ReasonPhrase(int status) => status switch

@@ -18,7 +18,6 @@ internal sealed class RequestHead
     public bool IsHttp10;
     public bool IsConnect;
     public int RequestLineEnd;
-    public int HeadLength;
     public int LineCount;
 
     /// <summary>-1 when absent.</summary>
@@ -27,7 +26,6 @@ internal sealed class RequestHead
     public bool IsChunked;
     public bool ConnectionUpgrade;
     public int HostLine;
-    public int ProxyAuthorizationLine;
 
     public ReadOnlySpan<HeaderLine> Lines => _lines.AsSpan(0, LineCount);
 
@@ -35,10 +33,10 @@ internal sealed class RequestHead
 
     public void Reset()
     {
-        MethodLength = TargetStart = TargetLength = RequestLineEnd = HeadLength = LineCount = 0;
+        MethodLength = TargetStart = TargetLength = RequestLineEnd = LineCount = 0;
         IsHttp10 = IsConnect = HasTransferEncoding = IsChunked = ConnectionUpgrade = false;
         ContentLength = -1;
-        HostLine = ProxyAuthorizationLine = -1;
+        HostLine = -1;
     }
 
     public ref HeaderLine AddLine()

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
 
@@ -76,7 +77,6 @@ internal static class RequestHeadParser
     public static RejectReason Parse(ReadOnlySpan<byte> head, int requestLineEnd, RequestHead result)
     {
         result.Reset();
-        result.HeadLength = head.Length;
         result.RequestLineEnd = requestLineEnd;
 
         var reason = ParseRequestLine(head[..(requestLineEnd - 2)], result);
@@ -155,7 +155,6 @@ internal static class RequestHeadParser
                     break;
                 case 19 when Ascii.EqualsIgnoreCase(name, "proxy-authorization"u8):
                     header.Remove = true;
-                    result.ProxyAuthorizationLine = index;
                     break;
             }
 
@@ -312,6 +311,22 @@ internal static class RequestHeadParser
         }
 
         return RejectReason.None;
+    }
+
+    /// <summary>
+    /// How many bytes of empty lines precede the request line. RFC 9112 §2.2: ignore them (some clients send CRLF after
+    /// a body). The middleware and the rewriter must agree on this, so both call it.
+    /// </summary>
+    public static int LeadingEmptyLines(in ReadOnlySequence<byte> buffer)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        var skipped = 0;
+        while (skipped < 64 && reader.IsNext("\r\n"u8, advancePast: true))
+        {
+            skipped += 2;
+        }
+
+        return skipped;
     }
 
     /// <summary>True when the comma-separated list holds <paramref name="token"/> (case-insensitive, OWS-trimmed).</summary>

@@ -21,15 +21,12 @@ internal sealed class ResponseSniffingWriter : PipeWriter
         _inner = inner;
     }
 
-    public bool IsCompleted { get; private set; }
-
     /// <summary>True when the response after the last <see cref="Arm"/> began with status 101.</summary>
     public bool SawSwitchingProtocols { get; private set; }
 
     public void Reset(PipeWriter inner)
     {
         _inner = inner;
-        IsCompleted = false;
         _armed = false;
         SawSwitchingProtocols = false;
     }
@@ -70,13 +67,11 @@ internal sealed class ResponseSniffingWriter : PipeWriter
 
     public override void CancelPendingFlush() => _inner.CancelPendingFlush();
 
-    public override void Complete(Exception? exception = null) => IsCompleted = true;
-
-    public override ValueTask CompleteAsync(Exception? exception = null)
+    public override void Complete(Exception? exception = null)
     {
-        IsCompleted = true;
-        return ValueTask.CompletedTask;
     }
+
+    public override ValueTask CompleteAsync(Exception? exception = null) => ValueTask.CompletedTask;
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => _inner.FlushAsync(cancellationToken);
 

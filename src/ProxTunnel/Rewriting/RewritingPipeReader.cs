@@ -340,7 +340,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                 _hasBuffer = true;
             }
 
-            skip = LeadingEmptyLines(_buffer);
+            skip = RequestHeadParser.LeadingEmptyLines(_buffer);
             var data = skip == 0 ? _buffer : _buffer.Slice(skip);
             if (data.IsEmpty)
             {
@@ -384,7 +384,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
             _source.AdvanceTo(_buffer.Start, _buffer.End);
             _hasBuffer = false;
-            _awaitingHeadBytes = true;
+            if (!_awaitingHeadBytes)
+            {
+                ArmHeadTimeout();
+                _awaitingHeadBytes = true;
+            }
         }
 
         var requestLineEnd = _requestLineEnd;
@@ -440,20 +444,24 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         public static HeadDecision Refuse(RejectReason reason, string? realm = null) => new(HeadAction.Reject, default, reason, realm);
     }
 
-    private async ValueTask<ReadResult> ReadWithHeadTimeoutAsync(CancellationToken cancellationToken)
+    /// <summary>Starts the clock for a head whose first bytes arrived: the whole head must follow within the timeout,
+    /// however the client paces it (Slowloris).</summary>
+    private void ArmHeadTimeout()
     {
-        _headTimeout ??= new CancellationTokenSource();
-        if (_headTimeout.IsCancellationRequested)
+        if (_headTimeout is null || !_headTimeout.TryReset())
         {
-            _headTimeout.Dispose();
+            _headTimeout?.Dispose();
             _headTimeout = new CancellationTokenSource();
         }
 
         _headTimeout.CancelAfter(_settings.RequestHeadersTimeout);
-        using var linked = cancellationToken.CanBeCanceled
-            ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _headTimeout.Token)
-            : null;
-        return await _source.ReadAsync(linked?.Token ?? _headTimeout.Token);
+    }
+
+    private async ValueTask<ReadResult> ReadWithHeadTimeoutAsync(CancellationToken cancellationToken)
+    {
+        var headToken = _headTimeout!.Token;
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, headToken) : null;
+        return await _source.ReadAsync(linked?.Token ?? headToken);
     }
 
     private HeadDecision HandleHead(ReadOnlyMemory<byte> headMemory)
@@ -489,7 +497,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         else if (target[0] == (byte)'/' || (target.Length == 1 && target[0] == (byte)'*' && _tunnel is null))
         {
             // Origin-form outside a tunnel: an ordinary request to this server.
-            return HeadDecision.Handed(HandOutHead(head, target, ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default, rewritten: false));
+            return HeadDecision.Handed(HandOutHead(head, TargetShape.Verbatim, target, ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default));
         }
         else
         {
@@ -511,13 +519,14 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                 return ServePage(head, page, pathAndQuery);
             }
 
-            // Other proxy-host paths reach the app unprefixed, so it can route them with RequireHost.
-            return HeadDecision.Handed(HandOutHead(head, ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, pathAndQuery, default, rewritten: false));
+            // Other proxy-host paths reach the app unprefixed, with the Host header naming that host (RFC 9112 §3.2.2
+            // for absolute-form), so the app can route them with RequireHost.
+            return HeadDecision.Handed(HandOutHead(head, TargetShape.ProxyHostPath, ReadOnlySpan<byte>.Empty, host, pathAndQuery, new OriginParts(https, port)));
         }
 
         if (_settings.FixedPrefix is { } prefix)
         {
-            return HeadDecision.Handed(HandOutHead(head, prefix, host, pathAndQuery, new OriginParts(https, port), rewritten: true));
+            return HeadDecision.Handed(HandOutHead(head, TargetShape.Prefixed, prefix, host, pathAndQuery, new OriginParts(https, port)));
         }
 
         return Resolve(headMemory, https, host, port, pathAndQuery);
@@ -553,7 +562,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             return HeadDecision.Refuse(RejectReason.ResolverFailed);
         }
 
-        return HeadDecision.Handed(HandOutHead(headMemory.Span, Encoding.ASCII.GetBytes(newTarget), ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default, rewritten: true));
+        return HeadDecision.Handed(HandOutHead(headMemory.Span, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default));
     }
 
     private static string PathString(ReadOnlySpan<byte> pathAndQuery)
@@ -564,17 +573,35 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
     private readonly record struct OriginParts(bool Https, int Port);
 
-    /// <summary>
-    /// Builds the head Kestrel gets: <paramref name="prefix"/> + (the origin of <paramref name="host"/> or of the tunnel)
-    /// + <paramref name="pathAndQuery"/> as target, or <paramref name="prefix"/> alone when no origin is given
-    /// (<paramref name="origin"/> default) and path is empty; proxy headers dropped, everything else verbatim.
-    /// </summary>
-    private ReadResult HandOutHead(ReadOnlySpan<byte> head, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> host, ReadOnlySpan<byte> pathAndQuery, OriginParts origin, bool rewritten)
+    /// <summary>How the target of the head handed to Kestrel is made.</summary>
+    private enum TargetShape
     {
-        var withOrigin = origin != default;
+        /// <summary>The client's own target, untouched (origin-form outside a tunnel).</summary>
+        Verbatim,
+
+        /// <summary>Prefix, origin (of the URL's host or of the tunnel), path and query: a proxied request.</summary>
+        Prefixed,
+
+        /// <summary>Path and query alone, with the Host header set to the URL's authority: a proxy host's page.</summary>
+        ProxyHostPath,
+
+        /// <summary>A complete target a resolver chose.</summary>
+        Resolved,
+    }
+
+    /// <summary>
+    /// Builds the head Kestrel gets per <paramref name="shape"/>; <c>Proxy-Authorization</c> and <c>Proxy-Connection</c>
+    /// are dropped and every other byte is copied verbatim (the Host header too, except for a proxy host's path).
+    /// </summary>
+    private ReadResult HandOutHead(ReadOnlySpan<byte> head, TargetShape shape, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> host,
+        ReadOnlySpan<byte> pathAndQuery, OriginParts origin)
+    {
+        var withOrigin = shape == TargetShape.Prefixed;
+        var replaceHost = shape == TargetShape.ProxyHostPath && !host.IsEmpty;
         var originLength = !withOrigin ? 0 : host.IsEmpty ? _tunnel!.Origin.Length : TargetBuilder.OriginLength(origin.Https, host, origin.Port);
-        var pathLength = withOrigin || !pathAndQuery.IsEmpty ? TargetBuilder.PathAndQueryLength(pathAndQuery) : 0;
-        var size = head.Length + prefix.Length + originLength + pathLength;
+        var pathLength = shape is TargetShape.Prefixed or TargetShape.ProxyHostPath ? TargetBuilder.PathAndQueryLength(pathAndQuery) : 0;
+        var hostLineLength = replaceHost ? "Host: \r\n"u8.Length + TargetBuilder.AuthorityLength(origin.Https, host, origin.Port) : 0;
+        var size = head.Length + prefix.Length + originLength + pathLength + hostLineLength;
         var output = ArrayPool<byte>.Shared.Rent(size);
         var span = output.AsSpan();
 
@@ -606,20 +633,36 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         written += _head.RequestLineEnd - versionStart;
 
         var copyFrom = _head.RequestLineEnd;
-        foreach (ref readonly var line in _head.Lines)
+        var lines = _head.Lines;
+        for (var i = 0; i < lines.Length; i++)
         {
-            if (line.Remove)
+            ref readonly var line = ref lines[i];
+            var replace = replaceHost && i == _head.HostLine;
+            if (line.Remove || replace)
             {
                 head[copyFrom..line.Start].CopyTo(span[written..]);
                 written += line.Start - copyFrom;
                 copyFrom = line.End;
             }
+
+            if (replace)
+            {
+                written += WriteHostLine(span[written..], host, origin);
+            }
+        }
+
+        if (replaceHost && _head.HostLine < 0)
+        {
+            head[copyFrom..^2].CopyTo(span[written..]);
+            written += head.Length - 2 - copyFrom;
+            copyFrom = head.Length - 2;
+            written += WriteHostLine(span[written..], host, origin);
         }
 
         head[copyFrom..].CopyTo(span[written..]);
         written += head.Length - copyFrom;
 
-        if (rewritten)
+        if (shape is TargetShape.Prefixed or TargetShape.Resolved)
         {
             ProxyTunnelMetrics.RequestsRewritten.Add(1);
         }
@@ -646,6 +689,14 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
         _mode = Mode.HeadHandedOut;
         return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
+    }
+
+    private static int WriteHostLine(Span<byte> destination, ReadOnlySpan<byte> host, OriginParts origin)
+    {
+        "Host: "u8.CopyTo(destination);
+        var written = 6 + TargetBuilder.WriteAuthority(destination[6..], origin.Https, host, origin.Port);
+        "\r\n"u8.CopyTo(destination[written..]);
+        return written + 2;
     }
 
     private HeadDecision ServePage(ReadOnlySpan<byte> head, byte[] page, ReadOnlySpan<byte> pathAndQuery)
@@ -697,19 +748,6 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         {
             ProxyTunnelLog.ClientGone(_settings.Logger, _connectionId, ex.Message);
         }
-    }
-
-    private static int LeadingEmptyLines(in ReadOnlySequence<byte> buffer)
-    {
-        // RFC 9112 §2.2: ignore empty lines before a request line (some clients send CRLF after a body).
-        var reader = new SequenceReader<byte>(buffer);
-        var skipped = 0;
-        while (skipped < 64 && reader.IsNext("\r\n"u8, advancePast: true))
-        {
-            skipped += 2;
-        }
-
-        return skipped;
     }
 
     private ReadOnlySpan<byte> Linearize(in ReadOnlySequence<byte> data)

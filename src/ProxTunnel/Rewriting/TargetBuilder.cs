@@ -54,6 +54,12 @@ internal static class TargetBuilder
         }
 
         var (hostOffset, hostLength) = hostRange.GetOffsetAndLength(authorityEnd);
+        if (hostLength > 1 && rest[hostOffset + hostLength - 1] == (byte)'.')
+        {
+            // "example.com." and "example.com" are one host; CONNECT drops the root dot too, so both routes agree.
+            hostLength--;
+        }
+
         host = new Range(schemeLength + hostOffset, schemeLength + hostOffset + hostLength);
         pathAndQuery = new Range(schemeLength + authorityEnd, target.Length);
         return RejectReason.None;
@@ -156,17 +162,24 @@ internal static class TargetBuilder
     }
 
     /// <summary>Length of the origin <c>scheme://host[:port]</c> that <see cref="WriteOrigin"/> writes.</summary>
-    public static int OriginLength(bool https, ReadOnlySpan<byte> host, int port)
-        => (https ? 8 : 7) + host.Length + (IsDefaultPort(https, port) ? 0 : 1 + CountDigits(port));
+    public static int OriginLength(bool https, ReadOnlySpan<byte> host, int port) => (https ? 8 : 7) + AuthorityLength(https, host, port);
+
+    /// <summary>Length of the authority <c>host[:port]</c> that <see cref="WriteAuthority"/> writes.</summary>
+    public static int AuthorityLength(bool https, ReadOnlySpan<byte> host, int port)
+        => host.Length + (IsDefaultPort(https, port) ? 0 : 1 + CountDigits(port));
 
     /// <summary>Writes <c>scheme://host[:port]</c> with the host lower-cased and the default port dropped.</summary>
     public static int WriteOrigin(Span<byte> destination, bool https, ReadOnlySpan<byte> host, int port)
     {
         var scheme = https ? "https://"u8 : "http://"u8;
         scheme.CopyTo(destination);
-        var written = scheme.Length;
-        Ascii.ToLower(host, destination[written..], out var hostWritten);
-        written += hostWritten;
+        return scheme.Length + WriteAuthority(destination[scheme.Length..], https, host, port);
+    }
+
+    /// <summary>Writes <c>host[:port]</c> with the host lower-cased and the scheme's default port dropped.</summary>
+    public static int WriteAuthority(Span<byte> destination, bool https, ReadOnlySpan<byte> host, int port)
+    {
+        Ascii.ToLower(host, destination, out var written);
         if (!IsDefaultPort(https, port))
         {
             destination[written++] = (byte)':';
