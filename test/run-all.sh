@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-liberation)
 command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
 /usr/bin/python3 -c 'import websocket' >/dev/null 2>&1 || need+=(python3-websocket)
 if ((${#need[@]})); then
