@@ -12,9 +12,17 @@ internal static class PrivateFile
     internal static bool TryWrite(string path, ReadOnlySpan<byte> content, bool overwrite)
     {
         var directory = Path.GetDirectoryName(path);
-        if (!string.IsNullOrEmpty(directory))
+        if (!string.IsNullOrEmpty(directory) && !Directory.Exists(directory))
         {
-            Directory.CreateDirectory(directory);
+            // A directory made here for keys is private too; an existing one keeps the mode its owner chose.
+            if (OperatingSystem.IsWindows())
+            {
+                Directory.CreateDirectory(directory);
+            }
+            else
+            {
+                Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            }
         }
 
         // Same directory, so the final move is a rename on the same file system and never a copy.

@@ -45,6 +45,7 @@ public sealed class ConfigurationTests
             Assert.That(pem, Does.StartWith("-----BEGIN CERTIFICATE-----"));
             Assert.That(File.Exists(caPath), Is.True);
             Assert.That(File.GetUnixFileMode(caPath), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite));
+            Assert.That(File.GetUnixFileMode(directory), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute));
         });
         Directory.Delete(directory, true);
     }
