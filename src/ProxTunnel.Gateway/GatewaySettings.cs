@@ -10,7 +10,7 @@ internal sealed class GatewaySettings
     public const string DefaultPrefix = "/prefix/";
 
     /// <summary>Default realm of <c>--auth</c> given without a value.</summary>
-    public const string DefaultRealm = "proxtunnel";
+    public const string DefaultRealm = ProxTunnel.Resolvers.ProxyAuthPrefixResolver.DefaultRealm;
 
     public required IReadOnlyList<ListenEndpoint> Listen { get; init; }
 

@@ -7,8 +7,6 @@ namespace ProxTunnel.Gateway;
 /// <summary>The lines the gateway prints on stdout once it listens: where, which CA, and curl lines to paste.</summary>
 internal static class StartupBanner
 {
-    private static readonly TimeSpan ExpiryWarning = TimeSpan.FromDays(90);
-
     public static async Task WriteAsync(TextWriter output, GatewaySettings settings, ProxyCertificateAuthority authority,
         IReadOnlyList<string> addresses, TimeProvider time, CancellationToken cancellationToken)
     {
@@ -34,7 +32,7 @@ internal static class StartupBanner
         b.AppendLine(CultureInfo.InvariantCulture, $"root SHA-256: {authority.RootSha256Fingerprint}");
         b.AppendLine(CultureInfo.InvariantCulture, $"root expires: {expires.ToString("yyyy-MM-dd HH:mm:ss'Z'", CultureInfo.InvariantCulture)}");
         var left = expires - now.UtcDateTime;
-        if (left < ExpiryWarning)
+        if (left < ProxyCertificateAuthority.RootExpiryWarning)
         {
             b.AppendLine(CultureInfo.InvariantCulture,
                 $"warning: the root CA expires in {Math.Max(0, (int)left.TotalDays)} days; create a new one with `proxtunnel ca init --force --ca {settings.CaPath}` and trust it again.");

@@ -20,7 +20,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
     internal static readonly TimeSpan MaxLeafValidity = TimeSpan.FromDays(199);
 
     /// <summary>A root this close to expiry is logged as a warning at every start.</summary>
-    internal static readonly TimeSpan RootExpiryWarning = TimeSpan.FromDays(90);
+    public static readonly TimeSpan RootExpiryWarning = TimeSpan.FromDays(90);
 
     private readonly CertificateAuthorityOptions _options;
     private readonly ILogger _logger;

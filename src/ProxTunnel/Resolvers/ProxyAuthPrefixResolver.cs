@@ -9,12 +9,15 @@ namespace ProxTunnel.Resolvers;
 /// </summary>
 public sealed class ProxyAuthPrefixResolver : IProxyPrefixResolver
 {
+    /// <summary>The realm used when none is given.</summary>
+    public const string DefaultRealm = "proxtunnel";
+
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     private static readonly SearchValues<char> UnsafeInPrefix = SearchValues.Create(" \"#%/<>?\\^`{|}");
 
     /// <summary>Creates a resolver that challenges with <paramref name="realm"/>.</summary>
-    public ProxyAuthPrefixResolver(string realm = "proxtunnel")
+    public ProxyAuthPrefixResolver(string realm = DefaultRealm)
     {
         ArgumentException.ThrowIfNullOrEmpty(realm);
         if (realm.Contains('"', StringComparison.Ordinal) || realm.Contains('\\', StringComparison.Ordinal) || realm.Any(char.IsControl))
