@@ -377,12 +377,8 @@ internal sealed class ProxyTunnelMiddleware
         return new TransportLayer(input, output, sslStream, serverName);
     }
 
-    private async Task WriteErrorAsync(ConnectionContext context, PipeWriter output, RejectReason reason, string? realm = null)
-    {
-        ProxyTunnelMetrics.BadRequests.Add(1);
-        ProxyTunnelLog.RequestRejected(_logger, context.ConnectionId, reason.ToStatusCode(), reason);
-        await output.WriteAsync(ProxyResponses.Error(reason, realm));
-    }
+    private ValueTask WriteErrorAsync(ConnectionContext context, PipeWriter output, RejectReason reason, string? realm = null)
+        => ProxyResponses.RefuseAsync(output, reason, realm, _logger, context.ConnectionId);
 
     /// <summary>
     /// After the proxy refused a request, reads and drops what the client still sends, briefly: closing a socket with

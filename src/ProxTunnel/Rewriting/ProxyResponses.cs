@@ -1,5 +1,8 @@
 using System.Globalization;
+using System.IO.Pipelines;
 using System.Text;
+using Microsoft.Extensions.Logging;
+using ProxTunnel.Diagnostics;
 
 namespace ProxTunnel.Rewriting;
 
@@ -22,6 +25,21 @@ internal static class ProxyResponses
 
         builder.Append(CultureInfo.InvariantCulture, $"Content-Type: text/plain; charset=utf-8\r\nContent-Length: {body.Length}\r\nConnection: close\r\n\r\n{body}");
         return Encoding.ASCII.GetBytes(builder.ToString());
+    }
+
+    /// <summary>Counts, logs and answers a refusal: the one way the proxy layer says no to a client.</summary>
+    public static async ValueTask RefuseAsync(PipeWriter output, RejectReason reason, string? realm, ILogger logger, string connectionId)
+    {
+        ProxyTunnelMetrics.BadRequests.Add(1);
+        ProxyTunnelLog.RequestRejected(logger, connectionId, reason.ToStatusCode(), reason);
+        try
+        {
+            await output.WriteAsync(Error(reason, realm));
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
+        {
+            ProxyTunnelLog.ClientGone(logger, connectionId, ex.Message);
+        }
     }
 
     public static string ReasonPhrase(int status) => status switch

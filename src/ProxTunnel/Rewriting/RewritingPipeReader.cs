@@ -738,16 +738,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             _hasBuffer = false;
         }
 
-        ProxyTunnelMetrics.BadRequests.Add(1);
-        ProxyTunnelLog.RequestRejected(_settings.Logger, _connectionId, reason.ToStatusCode(), reason);
-        try
-        {
-            await _responses.WriteAsync(ProxyResponses.Error(reason, realm));
-        }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or InvalidOperationException)
-        {
-            ProxyTunnelLog.ClientGone(_settings.Logger, _connectionId, ex.Message);
-        }
+        await ProxyResponses.RefuseAsync(_responses, reason, realm, _settings.Logger, _connectionId);
     }
 
     private ReadOnlySpan<byte> Linearize(in ReadOnlySequence<byte> data)
