@@ -293,7 +293,7 @@ internal sealed class ProxyTunnelMiddleware
             ProxyPrefixResult decision;
             try
             {
-                decision = _settings.Resolver.Resolve(request);
+                decision = await _settings.Resolver.ResolveAsync(request, context.ConnectionClosed);
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

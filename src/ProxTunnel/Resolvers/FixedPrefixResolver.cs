@@ -27,5 +27,6 @@ public sealed class FixedPrefixResolver : IProxyPrefixResolver
     public string Prefix { get; }
 
     /// <inheritdoc />
-    public ProxyPrefixResult Resolve(ProxyRequestContext request) => ProxyPrefixResult.WithPrefix(Prefix);
+    public ValueTask<ProxyPrefixResult> ResolveAsync(ProxyRequestContext request, CancellationToken cancellationToken)
+        => ValueTask.FromResult(ProxyPrefixResult.WithPrefix(Prefix));
 }

@@ -32,11 +32,11 @@ public sealed class ProxyAuthPrefixResolver : IProxyPrefixResolver
     public string Realm { get; }
 
     /// <inheritdoc />
-    public ProxyPrefixResult Resolve(ProxyRequestContext request)
+    public ValueTask<ProxyPrefixResult> ResolveAsync(ProxyRequestContext request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var user = TryGetUserName(request.ProxyAuthorization);
-        return user is null ? ProxyPrefixResult.Challenge(Realm) : ProxyPrefixResult.WithPrefix("/" + user + "/");
+        return ValueTask.FromResult(user is null ? ProxyPrefixResult.Challenge(Realm) : ProxyPrefixResult.WithPrefix("/" + user + "/"));
     }
 
     /// <summary>The user name of a <c>Basic</c> credential, or null when absent, malformed or unusable as a path segment.</summary>

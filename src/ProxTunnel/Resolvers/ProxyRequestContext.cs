@@ -4,7 +4,7 @@ namespace ProxTunnel.Resolvers;
 
 /// <summary>
 /// What a <see cref="IProxyPrefixResolver"/> knows of one proxied request. The instance is reused for the next request
-/// on the connection: read it during <see cref="IProxyPrefixResolver.Resolve"/> only.
+/// on the connection: read it only until <see cref="IProxyPrefixResolver.ResolveAsync"/> completes.
 /// </summary>
 public sealed class ProxyRequestContext
 {

@@ -407,6 +407,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
         _sourceHeadLength = skip + headLength;
         var decision = HandleHead(headMemory);
+        if (decision.Action == HeadAction.Resolve)
+        {
+            decision = await ResolveAsync(headMemory, cancellationToken);
+        }
+
         switch (decision.Action)
         {
             case HeadAction.HandOut:
@@ -434,6 +439,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         HandOut,
         ServePage,
         Reject,
+
+        /// <summary>The resolver decides: await it, then hand out or refuse.</summary>
+        Resolve,
     }
 
     private readonly record struct HeadDecision(HeadAction Action, ReadResult Result, RejectReason Reason = RejectReason.None,
@@ -532,25 +540,32 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         return Resolve(headMemory, https, host, port, pathAndQuery);
     }
 
+    /// <summary>Hands the request to the resolver; <see cref="ReadHeadAsync"/> awaits it in <see cref="ResolveAsync"/>.</summary>
     private HeadDecision Resolve(ReadOnlyMemory<byte> headMemory, bool https, ReadOnlySpan<byte> host, int port, ReadOnlySpan<byte> pathAndQuery)
     {
         _context ??= new ProxyRequestContext();
         var hostString = host.IsEmpty ? _tunnel!.Host : TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host));
         _context.Set(headMemory, _head, https ? "https" : "http", hostString, port, PathString(pathAndQuery), _tunnel is not null, _tunnel?.ConnectHeaders);
+        return new HeadDecision(HeadAction.Resolve, default);
+    }
+
+    private async ValueTask<HeadDecision> ResolveAsync(ReadOnlyMemory<byte> headMemory, CancellationToken cancellationToken)
+    {
+        var context = _context!;
         ProxyPrefixResult result;
         try
         {
-            result = _settings.Resolver.Resolve(_context);
+            result = await _settings.Resolver.ResolveAsync(context, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             ProxyTunnelLog.ResolverFailed(_settings.Logger, _connectionId, ex);
-            _context.Clear();
+            context.Clear();
             return HeadDecision.Refuse(RejectReason.ResolverFailed);
         }
 
-        var url = _context.AbsoluteUrl;
-        _context.Clear();
+        var url = context.AbsoluteUrl;
+        context.Clear();
         if (result.ChallengeRealm is { } realm)
         {
             return HeadDecision.Refuse(RejectReason.ProxyAuthenticationRequired, realm);

@@ -123,9 +123,12 @@ public sealed class FaultTests : HardeningFixture
     {
         public int Calls;
 
-        public ProxyPrefixResult Resolve(ProxyRequestContext request)
+        public async ValueTask<ProxyPrefixResult> ResolveAsync(ProxyRequestContext request, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref Calls);
+
+            // Really asynchronous, as a resolver that looks credentials up is.
+            await Task.Yield();
             if (request.Host == "boom.example")
             {
                 throw new InvalidOperationException("resolver failed on purpose");
