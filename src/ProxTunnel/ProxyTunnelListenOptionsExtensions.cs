@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -6,6 +7,7 @@ using Microsoft.Extensions.Options;
 using ProxTunnel;
 using ProxTunnel.Certificates;
 using ProxTunnel.Connection;
+using ProxTunnel.Diagnostics;
 using ProxTunnel.ProxyHost;
 using ProxTunnel.Rewriting;
 
@@ -39,11 +41,12 @@ public static class ProxyTunnelListenOptionsExtensions
             // this only refuses a listener that was set to drop HTTP/1.1 after UseProxyTunnel.
             RestrictToHttp1(listenOptions);
             var loggerFactory = listenOptions.ApplicationServices.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+            var meterFactory = listenOptions.ApplicationServices.GetService<IMeterFactory>();
             var authority = options.CertificateAuthorityInstance
-                ?? CertificateAuthorityRegistry.For(listenOptions.ApplicationServices).GetOrCreate(options.CertificateAuthority, loggerFactory);
+                ?? CertificateAuthorityRegistry.For(listenOptions.ApplicationServices).GetOrCreate(options.CertificateAuthority, loggerFactory, meterFactory);
             var pages = options.EnableCertificateDownload ? new ProxyHostPages(authority, options.ProxyHost) : null;
             var logger = loggerFactory.CreateLogger("ProxTunnel.Tunnel");
-            var settings = new RewriteSettings(options, pages, logger);
+            var settings = new RewriteSettings(options, pages, logger, ProxyTunnelMetrics.For(meterFactory));
             var middleware = new ProxyTunnelMiddleware(next, options, authority, settings, logger);
             return middleware.OnConnectionAsync;
         });
