@@ -20,8 +20,12 @@ public static class ProxyTunnelListenOptionsExtensions
     /// Answers CONNECT, terminates TLS inside tunnels with certificates from the ProxTunnel root CA, and rewrites every
     /// proxied request to <c>&lt;prefix&gt;&lt;absolute URL&gt;</c>. Options registered with <c>AddProxyTunnel</c> (or bound from
     /// the <c>ProxyTunnel</c> configuration section) are the starting point; <paramref name="configure"/> refines them for
-    /// this listener. Place it after <c>UseHttps()</c> for an HTTPS proxy.
+    /// this listener. Place it after <c>UseHttps()</c> for an HTTPS proxy. Logs go through the app's
+    /// <c>ILoggerFactory</c>, and metrics to the <c>ProxTunnel</c> meter of its <c>IMeterFactory</c>.
     /// </summary>
+    /// <param name="listenOptions">The Kestrel listener that becomes a proxy endpoint.</param>
+    /// <param name="configure">Adjusts the options for this listener; runs after the registered options are copied.</param>
+    /// <returns><paramref name="listenOptions"/>, for chaining.</returns>
     public static ListenOptions UseProxyTunnel(this ListenOptions listenOptions, Action<ProxyTunnelOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(listenOptions);

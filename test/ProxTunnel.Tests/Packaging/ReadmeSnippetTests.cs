@@ -24,7 +24,13 @@ public sealed class ReadmeSnippetTests
     [TestCaseSource(nameof(RunnableRecipes))]
     public async Task Recipe_WhenRunAsNUnitTest_Passes(string file, int line)
     {
-        var result = SnippetCompiler.Compile(ReadmeSnippets.At(file, line));
+        var snippet = ReadmeSnippets.At(file, line);
+        if (snippet.Code.Contains("/usr/bin/chromium", StringComparison.Ordinal) && !File.Exists("/usr/bin/chromium"))
+        {
+            Assert.Ignore("chromium is not installed (test/run-all.sh installs it)");
+        }
+
+        var result = SnippetCompiler.Compile(snippet);
         Assert.That(result.Assembly, Is.Not.Null, result.Report);
         await SnippetCompiler.RunTestsAsync(result.Assembly!);
     }
