@@ -40,6 +40,7 @@ internal static class SnippetCompiler
         global using ProxTunnel.Resolvers;
         global using static ReadmeSnippetContext;
 
+        // Gives continuation snippets their `builder`; only compiled, never run (runnable recipes declare their own).
         internal static class ReadmeSnippetContext
         {
             public static WebApplicationBuilder builder => WebApplication.CreateBuilder();
