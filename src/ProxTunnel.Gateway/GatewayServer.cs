@@ -20,7 +20,7 @@ internal static class GatewayServer
         ConfigureLogging(builder.Logging, settings.LogLevel);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton(services => new ProxyCertificateAuthority(
-            new CertificateAuthorityOptions { RootCertificatePath = settings.CaPath }, services.GetRequiredService<ILoggerFactory>()));
+            new CertificateAuthorityOptions { RootCertificatePath = settings.CaPath }, services.GetRequiredService<ILoggerFactory>(), meterFactory: services.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         if (settings.Upstream is not null)
         {
             builder.Services.AddHttpForwarder();

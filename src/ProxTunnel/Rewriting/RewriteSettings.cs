@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
+using ProxTunnel.Diagnostics;
 using ProxTunnel.ProxyHost;
 using ProxTunnel.Resolvers;
 
@@ -8,7 +9,7 @@ namespace ProxTunnel.Rewriting;
 /// <summary>What every rewriter on one listener shares, computed once at start-up from <see cref="ProxyTunnelOptions"/>.</summary>
 internal sealed class RewriteSettings
 {
-    public RewriteSettings(ProxyTunnelOptions options, ProxyHostPages? pages, ILogger logger)
+    public RewriteSettings(ProxyTunnelOptions options, ProxyHostPages? pages, ILogger logger, ProxyTunnelMetrics? metrics = null)
     {
         Resolver = options.PrefixResolver ?? new FixedPrefixResolver(options.Prefix);
         FixedPrefix = Resolver is FixedPrefixResolver fixedResolver ? Encoding.ASCII.GetBytes(fixedResolver.Prefix) : null;
@@ -19,6 +20,7 @@ internal sealed class RewriteSettings
         MaxRequestHeadersTotalSize = options.MaxRequestHeadersTotalSize;
         RequestHeadersTimeout = options.RequestHeadersTimeout;
         Logger = logger;
+        Metrics = metrics ?? ProxyTunnelMetrics.For(meterFactory: null);
     }
 
     public IProxyPrefixResolver Resolver { get; }
@@ -40,6 +42,8 @@ internal sealed class RewriteSettings
     public TimeSpan RequestHeadersTimeout { get; }
 
     public ILogger Logger { get; }
+
+    public ProxyTunnelMetrics Metrics { get; }
 
     /// <summary>0 for an ordinary host, 1 for the library's own host, 2 for an extra proxy host.</summary>
     public int ClassifyHost(string host) => ClassifyHost(Encoding.ASCII.GetBytes(host));
