@@ -27,7 +27,12 @@ internal static class CaCommands
         issue.SetAction((parseResult, cancellationToken) =>
             IssueAsync(parseResult, parseResult.GetValue(ca)!, parseResult.GetValue(host)!, parseResult.GetValue(wildcard), parseResult.GetValue(issueOut), cancellationToken));
 
-        var format = new Option<string>("--format") { Description = "pem, p12 (certificate only, empty password) or cer (DER).", Required = true, HelpName = "FORMAT" };
+        var format = new Option<string>("--format")
+        {
+            Description = "pem, p12 (certificate only, empty password) or cer (DER).",
+            HelpName = "FORMAT",
+            DefaultValueFactory = _ => "pem",
+        };
         format.AcceptOnlyFromAmong(Formats);
         var exportOut = new Option<FileInfo?>("--out") { Description = "Write here instead of stdout (binary formats need it unless stdout is redirected).", HelpName = "FILE" };
         var export = new Command("export", "Export the root certificate (never its key) for clients to trust.") { format, exportOut };
@@ -74,6 +79,13 @@ internal static class CaCommands
         {
             await Console.Error.WriteLineAsync($"error: {ex.Message}".AsMemory(), cancellationToken).ConfigureAwait(false);
             return ExitCodes.Failure;
+        }
+
+        if (output is null)
+        {
+            await Console.Error.WriteLineAsync(
+                "warning: printing a PRIVATE KEY on stdout; anyone who gets it can impersonate this host. Use --out FILE to write it to a file only you can read."
+                    .AsMemory(), cancellationToken).ConfigureAwait(false);
         }
 
         var bytes = Encoding.ASCII.GetBytes(pem);
