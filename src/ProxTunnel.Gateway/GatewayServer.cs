@@ -58,19 +58,21 @@ internal static class GatewayServer
             }
         });
 
-        var app = builder.Build();
+        WebApplication app;
+        try
+        {
+            // Building creates Kestrel, whose options load the CA: a missing, corrupt or unreadable root surfaces here.
+            app = builder.Build();
+        }
+        catch (InvalidOperationException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: {ex.Message}".AsMemory(), cancellationToken).ConfigureAwait(false);
+            return ExitCodes.Failure;
+        }
+
         await using (app.ConfigureAwait(false))
         {
-            ProxyCertificateAuthority authority;
-            try
-            {
-                authority = app.Services.GetRequiredService<ProxyCertificateAuthority>();
-            }
-            catch (InvalidOperationException ex)
-            {
-                await Console.Error.WriteLineAsync($"error: {ex.Message}".AsMemory(), cancellationToken).ConfigureAwait(false);
-                return ExitCodes.Failure;
-            }
+            var authority = app.Services.GetRequiredService<ProxyCertificateAuthority>();
 
             HarWriter? har;
             try
