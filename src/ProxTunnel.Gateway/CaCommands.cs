@@ -6,7 +6,7 @@ using ProxTunnel.Certificates;
 
 namespace ProxTunnel.Gateway;
 
-/// <summary><c>proxtunnel ca init | issue | export</c>: managing the root CA from the command line, like certauth.</summary>
+/// <summary><c>proxtunnel ca init | issue | export</c> (and <c>trust | untrust</c>, see <see cref="CaTrust"/>): managing the root CA from the command line, like certauth.</summary>
 internal static class CaCommands
 {
     private static readonly string[] Formats = ["pem", "p12", "cer"];
@@ -42,6 +42,10 @@ internal static class CaCommands
         command.Add(init);
         command.Add(issue);
         command.Add(export);
+        foreach (var trust in CaTrust.Build(ca))
+        {
+            command.Add(trust);
+        }
         return command;
     }
 
