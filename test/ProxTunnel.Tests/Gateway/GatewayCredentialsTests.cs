@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ProxTunnel.Tests.Certificates;
 
 namespace ProxTunnel.Tests.Gateway;
 
@@ -6,22 +7,21 @@ namespace ProxTunnel.Tests.Gateway;
 [NonParallelizable]
 public sealed class GatewayCredentialsTests
 {
-    private string _directory = null!;
+    private TestDirectory _directory = null!;
     private string _users = null!;
 
     [SetUp]
     public async Task CreateUsersAsync()
     {
         Htpasswd.RequireInstalled();
-        _directory = Path.Combine(Path.GetTempPath(), "proxtunnel-gateway-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_directory);
-        _users = Path.Combine(_directory, "users.htpasswd");
+        _directory = new TestDirectory();
+        _users = _directory.File("users.htpasswd");
         await Htpasswd.SetAsync(_users, "alice", "secret");
         await Htpasswd.SetAsync(_users, "bob", "hunter2");
     }
 
     [TearDown]
-    public void RemoveUsers() => Directory.Delete(_directory, recursive: true);
+    public void RemoveUsers() => _directory?.Dispose();
 
     [Test]
     public async Task RightPassword_WithAuthUsers_ReachesAppWithUserPrefix()
@@ -91,7 +91,7 @@ public sealed class GatewayCredentialsTests
     public async Task AuthUsers_WhenNotBcrypt_ExitsOneNamingFileAndLine()
     {
         await File.AppendAllTextAsync(_users, "dave:$apr1$abc$0123456789abcdefghijkl\n");
-        var result = await GatewayProcess.RunAsync(["--listen", $"127.0.0.1:{GatewayProcess.FreePort()}", "--ca", Path.Combine(_directory, "ca.pem"),
+        var result = await GatewayProcess.RunAsync(["--listen", $"127.0.0.1:{GatewayProcess.FreePort()}", "--ca", _directory.File("ca.pem"),
             "--auth", "--auth-users", _users]);
         Assert.Multiple(() =>
         {

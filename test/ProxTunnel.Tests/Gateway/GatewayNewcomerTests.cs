@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using ProxTunnel.Tests.Certificates;
 
 namespace ProxTunnel.Tests.Gateway;
 
@@ -31,25 +32,18 @@ public sealed class GatewayNewcomerTests
     [Test]
     public async Task UnreadableCa_WhenStarting_ExitsOneWithOneErrorLineNamingThePath()
     {
-        var directory = Path.Combine(Path.GetTempPath(), "proxtunnel-gateway-tests", Guid.NewGuid().ToString("N"));
+        using var directory = new TestDirectory();
         // A directory where the CA file should be: unreadable as a file even for root.
-        var ca = Path.Combine(directory, "ca.pem");
+        var ca = directory.File("ca.pem");
         Directory.CreateDirectory(ca);
-        try
+        var result = await GatewayProcess.RunAsync(["--listen", $"127.0.0.1:{GatewayProcess.FreePort()}", "--ca", ca]);
+        Assert.Multiple(() =>
         {
-            var result = await GatewayProcess.RunAsync(["--listen", $"127.0.0.1:{GatewayProcess.FreePort()}", "--ca", ca]);
-            Assert.Multiple(() =>
-            {
-                Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
-                Assert.That(result.StdErr, Does.StartWith("error: "));
-                Assert.That(result.StdErr, Does.Contain(ca));
-                Assert.That(result.StdErr.Trim().Split('\n'), Has.Length.EqualTo(1), "one line, no stack trace");
-            });
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+            Assert.That(result.ExitCode, Is.EqualTo(1), result.ToString());
+            Assert.That(result.StdErr, Does.StartWith("error: "));
+            Assert.That(result.StdErr, Does.Contain(ca));
+            Assert.That(result.StdErr.Trim().Split('\n'), Has.Length.EqualTo(1), "one line, no stack trace");
+        });
     }
 
     [Test]
@@ -92,59 +86,38 @@ public sealed class GatewayNewcomerTests
     [Test]
     public async Task CaExport_WithoutFormat_WritesPem()
     {
-        var directory = Path.Combine(Path.GetTempPath(), "proxtunnel-gateway-tests", Guid.NewGuid().ToString("N"));
-        try
+        using var directory = new TestDirectory();
+        var result = await GatewayProcess.RunAsync(["ca", "export", "--ca", directory.File("ca.pem")]);
+        Assert.Multiple(() =>
         {
-            var result = await GatewayProcess.RunAsync(["ca", "export", "--ca", Path.Combine(directory, "ca.pem")]);
-            Assert.Multiple(() =>
-            {
-                Assert.That(result.ExitCode, Is.Zero, result.ToString());
-                Assert.That(result.StdOut, Does.StartWith("-----BEGIN CERTIFICATE-----"));
-                Assert.That(result.StdOut, Does.Not.Contain("PRIVATE KEY"));
-            });
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+            Assert.That(result.ExitCode, Is.Zero, result.ToString());
+            Assert.That(result.StdOut, Does.StartWith("-----BEGIN CERTIFICATE-----"));
+            Assert.That(result.StdOut, Does.Not.Contain("PRIVATE KEY"));
+        });
     }
 
     [Test]
     public async Task CaIssue_ToStdout_WarnsOnStderrThatItPrintsAPrivateKey()
     {
-        var directory = Path.Combine(Path.GetTempPath(), "proxtunnel-gateway-tests", Guid.NewGuid().ToString("N"));
-        try
+        using var directory = new TestDirectory();
+        var result = await GatewayProcess.RunAsync(["ca", "issue", "example.com", "--ca", directory.File("ca.pem")]);
+        var toFile = await GatewayProcess.RunAsync(["ca", "issue", "example.com", "--out", directory.File("leaf.pem"), "--ca", directory.File("ca.pem")]);
+        Assert.Multiple(() =>
         {
-            var result = await GatewayProcess.RunAsync(["ca", "issue", "example.com", "--ca", Path.Combine(directory, "ca.pem")]);
-            var toFile = await GatewayProcess.RunAsync(["ca", "issue", "example.com", "--out", Path.Combine(directory, "leaf.pem"), "--ca", Path.Combine(directory, "ca.pem")]);
-            Assert.Multiple(() =>
-            {
-                Assert.That(result.ExitCode, Is.Zero, result.ToString());
-                Assert.That(result.StdOut, Does.Contain("PRIVATE KEY"));
-                Assert.That(result.StdErr, Does.Contain("warning: printing a PRIVATE KEY on stdout"));
-                Assert.That(toFile.StdErr, Does.Not.Contain("warning"));
-            });
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+            Assert.That(result.ExitCode, Is.Zero, result.ToString());
+            Assert.That(result.StdOut, Does.Contain("PRIVATE KEY"));
+            Assert.That(result.StdErr, Does.Contain("warning: printing a PRIVATE KEY on stdout"));
+            Assert.That(toFile.StdErr, Does.Not.Contain("warning"));
+        });
     }
 
     [Test]
     public async Task CaDirectory_WhenCreated_GetsGitignoreMatchingEverything()
     {
-        var directory = Path.Combine(Path.GetTempPath(), "proxtunnel-gateway-tests", Guid.NewGuid().ToString("N"));
-        try
-        {
-            var result = await GatewayProcess.RunAsync(["ca", "init", "--ca", Path.Combine(directory, "ca", "root.pem")]);
-            Assert.That(result.ExitCode, Is.Zero, result.ToString());
-            Assert.That(await File.ReadAllTextAsync(Path.Combine(directory, "ca", ".gitignore")), Is.EqualTo("*\n"));
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+        using var directory = new TestDirectory();
+        var result = await GatewayProcess.RunAsync(["ca", "init", "--ca", Path.Combine(directory.Path, "ca", "root.pem")]);
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        Assert.That(await File.ReadAllTextAsync(Path.Combine(directory.Path, "ca", ".gitignore")), Is.EqualTo("*\n"));
     }
 
     private static (string Head, string Body) Split(string response)

@@ -1,6 +1,6 @@
-using System.Collections;
 using System.Text.Json.Nodes;
 using Microsoft.Playwright;
+using ProxTunnel.Tests.Certificates;
 
 namespace ProxTunnel.Tests.Gateway;
 
@@ -9,7 +9,7 @@ namespace ProxTunnel.Tests.Gateway;
 public sealed class GatewayTrustTests
 {
     private const string Certutil = "/usr/bin/certutil";
-    private const string ChromiumPath = "/usr/bin/chromium";
+    private TestDirectory _directory = null!;
     private string _home = null!;
     private string _ca = null!;
 
@@ -21,14 +21,14 @@ public sealed class GatewayTrustTests
             Assert.Ignore("certutil is not installed (apt-get install libnss3-tools)");
         }
 
-        var directory = Path.Combine(Path.GetTempPath(), "proxtunnel-gateway-tests", Guid.NewGuid().ToString("N"));
-        _home = Path.Combine(directory, "home");
-        _ca = Path.Combine(directory, "ca.pem");
+        _directory = new TestDirectory();
+        _home = _directory.File("home");
+        _ca = _directory.File("ca.pem");
         Directory.CreateDirectory(_home);
     }
 
     [TearDown]
-    public void RemoveHome() => Directory.Delete(Path.GetDirectoryName(_home)!, recursive: true);
+    public void RemoveHome() => _directory?.Dispose();
 
     [Test]
     public async Task TrustThenUntrust_WithTemporaryHome_AddsWithCTrustEverywhereAndRemovesOnlyThat()
@@ -46,8 +46,8 @@ public sealed class GatewayTrustTests
         await File.WriteAllTextAsync(Path.Combine(_home, ".mozilla", "firefox", "profiles.ini"),
             "[Profile0]\nName=default-release\nIsRelative=1\nPath=x1y2.default-release\nDefault=1\n");
         // A root the user trusted by hand must survive untrust.
-        var other = Path.Combine(Path.GetDirectoryName(_home)!, "other.pem");
-        Assert.That((await ProxtunnelAsync("ca", "export", "--ca", Path.Combine(Path.GetDirectoryName(_home)!, "other-ca.pem"), "--out", other)).ExitCode, Is.Zero);
+        var other = _directory.File("other.pem");
+        Assert.That((await ProxtunnelAsync("ca", "export", "--ca", _directory.File("other-ca.pem"), "--out", other)).ExitCode, Is.Zero);
         await RunCertutilAsync("-d", "sql:" + shared, "-A", "-t", "C,,", "-n", "hand-added", "-i", other);
 
         var trust = await ProxtunnelAsync("ca", "trust", "--ca", _ca);
@@ -71,9 +71,9 @@ public sealed class GatewayTrustTests
     [Test]
     public async Task TrustSystem_WithInjectedStore_WritesCrtRunsUpdateAndUntrustRemovesIt()
     {
-        var store = Path.Combine(Path.GetDirectoryName(_home)!, "ca-certificates");
-        var marker = Path.Combine(Path.GetDirectoryName(_home)!, "updated");
-        var update = Path.Combine(Path.GetDirectoryName(_home)!, "update.sh");
+        var store = _directory.File("ca-certificates");
+        var marker = _directory.File("updated");
+        var update = _directory.File("update.sh");
         await File.WriteAllTextAsync(update, $"#!/bin/sh\necho run >> {marker}\n");
         File.SetUnixFileMode(update, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         var environment = new Dictionary<string, string> { ["PROXTUNNEL_SYSTEM_CA_DIR"] = store, ["PROXTUNNEL_UPDATE_CA_COMMAND"] = update };
@@ -99,7 +99,7 @@ public sealed class GatewayTrustTests
     [Test]
     public async Task Trust_ThenChromiumWithThatHome_ReachesHttpsWithoutCertificateFlags()
     {
-        if (!File.Exists(ChromiumPath))
+        if (!File.Exists(HeadlessChromium.Path))
         {
             Assert.Ignore("chromium is not installed (test/run-all.sh installs it)");
         }
@@ -108,28 +108,10 @@ public sealed class GatewayTrustTests
         var trust = await ProxtunnelAsync("ca", "trust", "--ca", gateway.CaPath);
         Assert.That(trust.ExitCode, Is.Zero, trust.ToString());
 
-        var environment = new Dictionary<string, string>();
-        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
-        {
-            environment[(string)entry.Key] = (string?)entry.Value ?? "";
-        }
-
-        environment["HOME"] = _home;
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Timeout = 30_000,
-            Env = environment,
-            Args =
-            [
-                $"--proxy-server=http://127.0.0.1:{gateway.Port}", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--proxy-bypass-list=<-loopback>",
-            ],
-        });
+        await using var browser = await HeadlessChromium.LaunchAsync(playwright, gateway.Port, _home);
         var page = await browser.NewPageAsync();
-        var response = await page.GotoAsync("https://example.com/", new PageGotoOptions { Timeout = 30_000 });
+        var response = await page.GotoAsync("https://example.com/", new PageGotoOptions { Timeout = HeadlessChromium.TimeoutMs });
         Assert.That(response, Is.Not.Null);
         var json = JsonNode.Parse(await response!.TextAsync())!;
         Assert.Multiple(() =>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using ProxTunnel.Tests.Certificates;
 
 namespace ProxTunnel.Tests.Gateway;
 
@@ -26,75 +27,59 @@ public sealed partial class GatewayVisibilityTests
     [Test]
     public async Task Har_AfterNormalStop_IsValidHar12WithEveryExchange()
     {
-        var directory = Path.Combine(Path.GetTempPath(), "proxtunnel-gateway-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
-        var har = Path.Combine(directory, "out.har");
-        try
-        {
-            await using var gateway = await GatewayProcess.StartAsync("--har", har);
-            var root = await Curl.DownloadRootAsync(gateway);
-            await Curl.GetAsync("--proxy", gateway.ProxyUrl, "--cacert", root, "https://example.com/json?a=1&b=2");
-            await Curl.GetAsync("--proxy", gateway.ProxyUrl, "-d", "name=value", "http://example.com/form");
-            await Curl.GetAsync("--proxy", gateway.ProxyUrl, "-o", "/dev/null", $"http://example.com/big?size={(2 * 64 * 1024) + 5}");
-            Assert.That(await gateway.StopGracefullyAsync(), Is.Zero, gateway.StdErr);
+        using var directory = new TestDirectory();
+        var har = directory.File("out.har");
+        await using var gateway = await GatewayProcess.StartAsync("--har", har);
+        var root = await Curl.DownloadRootAsync(gateway);
+        await Curl.GetAsync("--proxy", gateway.ProxyUrl, "--cacert", root, "https://example.com/json?a=1&b=2");
+        await Curl.GetAsync("--proxy", gateway.ProxyUrl, "-d", "name=value", "http://example.com/form");
+        await Curl.GetAsync("--proxy", gateway.ProxyUrl, "-o", "/dev/null", $"http://example.com/big?size={(2 * 64 * 1024) + 5}");
+        Assert.That(await gateway.StopGracefullyAsync(), Is.Zero, gateway.StdErr);
 
-            using var document = JsonDocument.Parse(await File.ReadAllTextAsync(har));
-            var log = document.RootElement.GetProperty("log");
-            Assert.That(log.GetProperty("version").GetString(), Is.EqualTo("1.2"));
-            Assert.That(log.GetProperty("creator").GetProperty("name").GetString(), Is.EqualTo("ProxTunnel"));
-            var entries = log.GetProperty("entries").EnumerateArray().ToArray();
-            Assert.That(entries.Select(e => e.GetProperty("request").GetProperty("url").GetString()), Is.EqualTo(new[]
-            {
-                "https://example.com/json?a=1&b=2", "http://example.com/form", $"http://example.com/big?size={(2 * 64 * 1024) + 5}",
-            }));
-            foreach (var entry in entries)
-            {
-                AssertRequiredHarFields(entry);
-            }
-
-            var json = entries[0];
-            var form = entries[1];
-            var big = entries[2].GetProperty("response").GetProperty("content");
-            Assert.Multiple(() =>
-            {
-                Assert.That(json.GetProperty("request").GetProperty("queryString").GetArrayLength(), Is.EqualTo(2));
-                Assert.That(json.GetProperty("response").GetProperty("content").GetProperty("text").GetString(),
-                    Does.Contain("\"target\":\"/prefix/https://example.com/json?a=1&b=2\""));
-                Assert.That(json.GetProperty("connection").GetString(), Is.EqualTo("example.com:443"));
-                Assert.That(form.GetProperty("request").GetProperty("postData").GetProperty("text").GetString(), Is.EqualTo("name=value"));
-                Assert.That(form.GetProperty("request").GetProperty("bodySize").GetInt64(), Is.EqualTo(10));
-                Assert.That(big.GetProperty("size").GetInt64(), Is.EqualTo((2 * 64 * 1024) + 5));
-                Assert.That(big.GetProperty("encoding").GetString(), Is.EqualTo("base64"));
-                Assert.That(Convert.FromBase64String(big.GetProperty("text").GetString()!), Has.Length.EqualTo(64 * 1024));
-            });
-        }
-        finally
+        using var document = JsonDocument.Parse(await File.ReadAllTextAsync(har));
+        var log = document.RootElement.GetProperty("log");
+        Assert.That(log.GetProperty("version").GetString(), Is.EqualTo("1.2"));
+        Assert.That(log.GetProperty("creator").GetProperty("name").GetString(), Is.EqualTo("ProxTunnel"));
+        var entries = log.GetProperty("entries").EnumerateArray().ToArray();
+        Assert.That(entries.Select(e => e.GetProperty("request").GetProperty("url").GetString()), Is.EqualTo(new[]
         {
-            Directory.Delete(directory, recursive: true);
+            "https://example.com/json?a=1&b=2", "http://example.com/form", $"http://example.com/big?size={(2 * 64 * 1024) + 5}",
+        }));
+        foreach (var entry in entries)
+        {
+            AssertRequiredHarFields(entry);
         }
+
+        var json = entries[0];
+        var form = entries[1];
+        var big = entries[2].GetProperty("response").GetProperty("content");
+        Assert.Multiple(() =>
+        {
+            Assert.That(json.GetProperty("request").GetProperty("queryString").GetArrayLength(), Is.EqualTo(2));
+            Assert.That(json.GetProperty("response").GetProperty("content").GetProperty("text").GetString(),
+                Does.Contain("\"target\":\"/prefix/https://example.com/json?a=1&b=2\""));
+            Assert.That(json.GetProperty("connection").GetString(), Is.EqualTo("example.com:443"));
+            Assert.That(form.GetProperty("request").GetProperty("postData").GetProperty("text").GetString(), Is.EqualTo("name=value"));
+            Assert.That(form.GetProperty("request").GetProperty("bodySize").GetInt64(), Is.EqualTo(10));
+            Assert.That(big.GetProperty("size").GetInt64(), Is.EqualTo((2 * 64 * 1024) + 5));
+            Assert.That(big.GetProperty("encoding").GetString(), Is.EqualTo("base64"));
+            Assert.That(Convert.FromBase64String(big.GetProperty("text").GetString()!), Has.Length.EqualTo(64 * 1024));
+        });
     }
 
     [Test]
     public async Task Har_WhenFileExists_RefusesAndLeavesItAlone()
     {
-        var directory = Path.Combine(Path.GetTempPath(), "proxtunnel-gateway-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
-        var har = Path.Combine(directory, "existing.har");
+        using var directory = new TestDirectory();
+        var har = directory.File("existing.har");
         await File.WriteAllTextAsync(har, "precious");
-        try
+        var result = await GatewayProcess.RunAsync(["--listen", $"127.0.0.1:{GatewayProcess.FreePort()}", "--har", har]);
+        Assert.Multiple(() =>
         {
-            var result = await GatewayProcess.RunAsync(["--listen", $"127.0.0.1:{GatewayProcess.FreePort()}", "--har", har]);
-            Assert.Multiple(() =>
-            {
-                Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
-                Assert.That(result.StdErr, Does.Contain($"--har: '{har}' already exists"));
-                Assert.That(File.ReadAllText(har), Is.EqualTo("precious"));
-            });
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
+            Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+            Assert.That(result.StdErr, Does.Contain($"--har: '{har}' already exists"));
+            Assert.That(File.ReadAllText(har), Is.EqualTo("precious"));
+        });
     }
 
     /// <summary>The fields HAR 1.2 marks required for an entry, its request, response, content and timings.</summary>

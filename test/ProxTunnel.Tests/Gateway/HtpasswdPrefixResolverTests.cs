@@ -1,27 +1,27 @@
 using System.Net;
 using ProxTunnel.Resolvers;
 using ProxTunnel.Tests.Infrastructure;
+using ProxTunnel.Tests.Certificates;
 
 namespace ProxTunnel.Tests.Gateway;
 
 /// <summary>The library's <see cref="HtpasswdPrefixResolver"/> through the resolver API, with HttpClient as the proxy client.</summary>
 public sealed class HtpasswdPrefixResolverTests
 {
-    private string _directory = null!;
+    private TestDirectory _directory = null!;
     private string _users = null!;
 
     [SetUp]
     public async Task CreateUsersAsync()
     {
         Htpasswd.RequireInstalled();
-        _directory = Path.Combine(Path.GetTempPath(), "proxtunnel-tests", Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_directory);
-        _users = Path.Combine(_directory, "users");
+        _directory = new TestDirectory();
+        _users = _directory.File("users");
         await Htpasswd.SetAsync(_users, "alice", "s3cret:with colon");
     }
 
     [TearDown]
-    public void RemoveUsers() => Directory.Delete(_directory, recursive: true);
+    public void RemoveUsers() => _directory?.Dispose();
 
     [TestCase("http")]
     [TestCase("https")]
