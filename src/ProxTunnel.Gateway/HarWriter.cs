@@ -12,9 +12,10 @@ namespace ProxTunnel.Gateway;
 
 /// <summary>
 /// <c>--har FILE</c>: every exchange the app answered, as HAR 1.2. The file is created new (an existing one is never
-/// replaced) and each entry is appended, on one line, as soon as its exchange completes, so a crash loses only the
-/// exchanges in flight. A normal stop writes the closing <c>]}}</c>; after a crash a reader drops the last line if it is
-/// incomplete and appends <c>]}}</c> itself.
+/// replaced) and each entry is appended, on a line of its own, as soon as its exchange completes, so a crash loses only
+/// the exchanges in flight. A normal stop writes the closing <c>]}}</c>. The separating comma starts the next entry's
+/// line rather than ending the previous one: after a crash, dropping a last line that does not parse and appending
+/// <c>]}}</c> gives valid JSON again.
 /// </summary>
 internal sealed class HarWriter : IAsyncDisposable
 {
@@ -103,7 +104,7 @@ internal sealed class HarWriter : IAsyncDisposable
     private async Task PumpAsync()
     {
         await Task.Yield();
-        var separator = ",\n"u8.ToArray();
+        var separator = "\n,"u8.ToArray();
         try
         {
             while (await _entries.Reader.WaitToReadAsync().ConfigureAwait(false))

@@ -68,6 +68,35 @@ public sealed partial class GatewayVisibilityTests
     }
 
     [Test]
+    public async Task Har_AfterKill_CompletedEntriesRecoverByDroppingUnparsableLines()
+    {
+        using var directory = new TestDirectory();
+        var har = directory.File("crashed.har");
+        var gateway = await GatewayProcess.StartAsync("--har", har);
+        try
+        {
+            await Curl.GetAsync("--proxy", gateway.ProxyUrl, "http://example.com/one");
+            await Curl.GetAsync("--proxy", gateway.ProxyUrl, "http://example.com/two");
+            // The access-log line is written after the HAR entry is queued; the file is flushed per burst, so wait for the bytes.
+            await gateway.WaitForStdErrLineAsync(new Regex("GET http://example.com/two 200"));
+            await WaitForFileToContainAsync(har, "http://example.com/two");
+        }
+        finally
+        {
+            await gateway.DisposeAsync(); // SIGKILL: no closing ]}} is written.
+        }
+
+        // The documented repair: the header line, every later line that parses (minus its leading comma), then ]}}.
+        var lines = (await File.ReadAllTextAsync(har)).Split('\n');
+        Assert.That(() => JsonDocument.Parse(string.Join('\n', lines)), Throws.InstanceOf<JsonException>(), "no closing after a kill");
+        var kept = lines.Skip(1).Where(l => IsJson(l.TrimStart(','))).ToArray();
+        using var repaired = JsonDocument.Parse(lines[0] + string.Join('\n', kept) + "]}}");
+        var urls = repaired.RootElement.GetProperty("log").GetProperty("entries").EnumerateArray()
+            .Select(e => e.GetProperty("request").GetProperty("url").GetString());
+        Assert.That(urls, Is.EqualTo(new[] { "http://example.com/one", "http://example.com/two" }));
+    }
+
+    [Test]
     public async Task Har_WhenFileExists_RefusesAndLeavesItAlone()
     {
         using var directory = new TestDirectory();
@@ -80,6 +109,39 @@ public sealed partial class GatewayVisibilityTests
             Assert.That(result.StdErr, Does.Contain($"--har: '{har}' already exists"));
             Assert.That(File.ReadAllText(har), Is.EqualTo("precious"));
         });
+    }
+
+    private static bool IsJson(string line)
+    {
+        try
+        {
+            using var _ = JsonDocument.Parse(line);
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task WaitForFileToContainAsync(string path, string text)
+    {
+        // Bounded poll: the gateway gives no signal when its background writer has flushed.
+        for (var attempt = 0; attempt < 200; attempt++)
+        {
+            using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            using (var reader = new StreamReader(stream))
+            {
+                if ((await reader.ReadToEndAsync()).Contains(text, StringComparison.Ordinal))
+                {
+                    return;
+                }
+            }
+
+            await Task.Delay(25);
+        }
+
+        Assert.Fail($"{path} never contained {text}");
     }
 
     /// <summary>The fields HAR 1.2 marks required for an entry, its request, response, content and timings.</summary>
