@@ -56,6 +56,7 @@ internal static class ExchangeRecording
         try
         {
             await next(context).ConfigureAwait(false);
+            await response.FlushWriterAsync().ConfigureAwait(false);
         }
         finally
         {

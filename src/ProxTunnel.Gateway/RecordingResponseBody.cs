@@ -61,6 +61,15 @@ internal sealed class RecordingResponseBody : Stream, IHttpResponseBodyFeature
         return _inner.SendFileAsync(path, offset, count, cancellationToken);
     }
 
+    /// <summary>Pushes what an app left in <c>BodyWriter</c> without flushing, before the original feature is put back.</summary>
+    public async ValueTask FlushWriterAsync()
+    {
+        if (_writer is not null)
+        {
+            await _writer.FlushAsync().ConfigureAwait(false);
+        }
+    }
+
     public async Task CompleteAsync()
     {
         if (_writer is not null)
