@@ -132,7 +132,8 @@ internal static class CaCommands
         return await WriteAsync(data, output, privateFile: false, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<ProxyCertificateAuthority> OpenAsync(string caPath, CancellationToken cancellationToken)
+    /// <summary>Opens (or creates, saying so on stderr) the root CA.</summary>
+    internal static async Task<ProxyCertificateAuthority> OpenAsync(string caPath, CancellationToken cancellationToken)
     {
         var authority = new ProxyCertificateAuthority(new CertificateAuthorityOptions { RootCertificatePath = caPath });
         if (authority.RootWasCreated)

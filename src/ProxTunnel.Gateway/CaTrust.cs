@@ -53,7 +53,7 @@ internal static class CaTrust
                 throw new InvalidOperationException($"The root CA file '{Path.GetFullPath(caPath)}' does not exist; nothing was trusted from it.");
             }
 
-            using var authority = new ProxyCertificateAuthority(new CertificateAuthorityOptions { RootCertificatePath = caPath });
+            using var authority = await CaCommands.OpenAsync(caPath, cancellationToken).ConfigureAwait(false);
             root = X509CertificateLoader.LoadCertificate(authority.RootCertificate.RawData);
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException or CryptographicException)

@@ -40,6 +40,7 @@ public sealed class HtpasswdPrefixResolverTests
 
     [TestCase("alice", "wrong")]
     [TestCase("alice", "s3cret")]
+    [TestCase("alice", "")]
     [TestCase("nobody", "s3cret:with colon")]
     public async Task WrongOrUnknown_Gets407WithRealm(string user, string password)
     {
