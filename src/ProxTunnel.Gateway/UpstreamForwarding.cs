@@ -25,18 +25,19 @@ internal static class UpstreamForwarding
         });
     }
 
-    /// <summary>YARP answers a failed upstream with an empty 502; say in one plain-text line what went wrong.</summary>
+    /// <summary>YARP answers a failed upstream with an empty 502 (504 on timeout); say in one plain-text line what went
+    /// wrong. Other errors (the client went away, a bad request body) keep YARP's answer.</summary>
     private static async Task ExplainFailureAsync(HttpContext context, RequestDelegate next, string destination, ILogger logger)
     {
         await next(context).ConfigureAwait(false);
-        if (context.GetForwarderErrorFeature() is not { } failure || context.Response.HasStarted)
+        if (context.GetForwarderErrorFeature() is not { } failure || context.Response.HasStarted
+            || context.Response.StatusCode is not (StatusCodes.Status502BadGateway or StatusCodes.Status504GatewayTimeout))
         {
             return;
         }
 
         var reason = (failure.Exception?.GetBaseException().Message ?? failure.Error.ToString()).ReplaceLineEndings(" ");
         GatewayLog.UpstreamFailed(logger, ExchangeRecording.AbsoluteUrl(context), failure.Error, reason);
-        context.Response.StatusCode = StatusCodes.Status502BadGateway;
         context.Response.ContentType = "text/plain; charset=utf-8";
         await context.Response.WriteAsync($"proxtunnel: upstream {destination} failed ({failure.Error}): {reason}\n", context.RequestAborted)
             .ConfigureAwait(false);
