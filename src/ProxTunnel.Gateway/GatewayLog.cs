@@ -21,6 +21,9 @@ internal static partial class GatewayLog
     public static partial void Request(ILogger logger, string method, string url, int status, long bytes, double milliseconds,
         System.Net.IPAddress? client, int clientPort);
 
+    [LoggerMessage(EventId = 13, Level = LogLevel.Debug, Message = "HAR file {Path}: {Count} entries on disk")]
+    public static partial void HarFlushed(ILogger logger, string path, long count);
+
     [LoggerMessage(EventId = 12, Level = LogLevel.Warning, Message = "HAR file {Path}: {Reason}; no further entries are written")]
     public static partial void HarFailed(ILogger logger, string path, string reason);
 }

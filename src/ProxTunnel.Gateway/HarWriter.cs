@@ -27,7 +27,7 @@ internal sealed class HarWriter : IAsyncDisposable
     private readonly FileStream _file;
     private readonly Channel<byte[]> _entries = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(1024) { SingleReader = true });
     private readonly Task _pump;
-    private bool _first = true;
+    private long _written;
     private bool _discard;
 
     private HarWriter(string path, FileStream file)
@@ -111,17 +111,20 @@ internal sealed class HarWriter : IAsyncDisposable
             {
                 while (_entries.Reader.TryRead(out var entry))
                 {
-                    if (!_first)
+                    if (_written++ > 0)
                     {
                         await _file.WriteAsync(separator).ConfigureAwait(false);
                     }
 
-                    _first = false;
                     await _file.WriteAsync(entry).ConfigureAwait(false);
                 }
 
                 // One flush per burst: entries reach the file as they complete, without a write(2) per line under load.
                 await _file.FlushAsync().ConfigureAwait(false);
+                if (Logger is not null)
+                {
+                    GatewayLog.HarFlushed(Logger, Path, _written);
+                }
             }
         }
         catch (IOException ex)
