@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using ProxTunnel.Tests.Certificates;
 
 namespace ProxTunnel.Tests.Gateway;
 
@@ -7,21 +6,18 @@ namespace ProxTunnel.Tests.Gateway;
 [NonParallelizable]
 public sealed class GatewayCredentialsTests
 {
-    private TestDirectory _directory = null!;
+    private Htpasswd _file = null!;
     private string _users = null!;
 
     [SetUp]
     public async Task CreateUsersAsync()
     {
-        Htpasswd.RequireInstalled();
-        _directory = new TestDirectory();
-        _users = _directory.File("users.htpasswd");
-        await Htpasswd.SetAsync(_users, "alice", "secret");
-        await Htpasswd.SetAsync(_users, "bob", "hunter2");
+        _file = await Htpasswd.CreateAsync(("alice", "secret"), ("bob", "hunter2"));
+        _users = _file.Path;
     }
 
     [TearDown]
-    public void RemoveUsers() => _directory?.Dispose();
+    public void RemoveUsers() => _file?.Dispose();
 
     [Test]
     public async Task RightPassword_WithAuthUsers_ReachesAppWithUserPrefix()
@@ -62,8 +58,8 @@ public sealed class GatewayCredentialsTests
     {
         await using var gateway = await GatewayProcess.StartAsync("--auth", "--auth-users", _users);
         var before = await Curl.GetJsonAsync("--proxy", gateway.ProxyUrl, "--proxy-user", "alice:secret", "http://example.com/before");
-        await Htpasswd.SetAsync(_users, "alice", "changed");
-        await Htpasswd.SetAsync(_users, "carol", "new-user");
+        await _file.SetAsync("alice", "changed");
+        await _file.SetAsync("carol", "new-user");
         var changed = await Curl.GetJsonAsync("--proxy", gateway.ProxyUrl, "--proxy-user", "alice:changed", "http://example.com/after");
         var added = await Curl.GetJsonAsync("--proxy", gateway.ProxyUrl, "--proxy-user", "carol:new-user", "http://example.com/added");
         var old = await Curl.RunAsync("--proxy", gateway.ProxyUrl, "--proxy-user", "alice:secret", "-o", "/dev/null", "-w", "%{http_code}", "http://example.com/old");
@@ -91,7 +87,7 @@ public sealed class GatewayCredentialsTests
     public async Task AuthUsers_WhenNotBcrypt_ExitsOneNamingFileAndLine()
     {
         await File.AppendAllTextAsync(_users, "dave:$apr1$abc$0123456789abcdefghijkl\n");
-        var result = await GatewayProcess.RunAsync(["--listen", $"127.0.0.1:{GatewayProcess.FreePort()}", "--ca", _directory.File("ca.pem"),
+        var result = await GatewayProcess.RunAsync(["--listen", $"127.0.0.1:{GatewayProcess.FreePort()}", "--ca", _users + ".ca.pem",
             "--auth", "--auth-users", _users]);
         Assert.Multiple(() =>
         {

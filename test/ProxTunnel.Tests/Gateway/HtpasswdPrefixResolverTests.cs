@@ -1,27 +1,24 @@
 using System.Net;
 using ProxTunnel.Resolvers;
 using ProxTunnel.Tests.Infrastructure;
-using ProxTunnel.Tests.Certificates;
 
 namespace ProxTunnel.Tests.Gateway;
 
 /// <summary>The library's <see cref="HtpasswdPrefixResolver"/> through the resolver API, with HttpClient as the proxy client.</summary>
 public sealed class HtpasswdPrefixResolverTests
 {
-    private TestDirectory _directory = null!;
+    private Htpasswd _file = null!;
     private string _users = null!;
 
     [SetUp]
     public async Task CreateUsersAsync()
     {
-        Htpasswd.RequireInstalled();
-        _directory = new TestDirectory();
-        _users = _directory.File("users");
-        await Htpasswd.SetAsync(_users, "alice", "s3cret:with colon");
+        _file = await Htpasswd.CreateAsync(("alice", "s3cret:with colon"));
+        _users = _file.Path;
     }
 
     [TearDown]
-    public void RemoveUsers() => _directory?.Dispose();
+    public void RemoveUsers() => _file?.Dispose();
 
     [TestCase("http")]
     [TestCase("https")]
