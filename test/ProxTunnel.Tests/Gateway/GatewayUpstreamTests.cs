@@ -35,7 +35,7 @@ public sealed class GatewayUpstreamTests
         await _backend.StartAsync();
         var address = _backend.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         _backendPort = new Uri(address).Port;
-        _gateway = await GatewayProcess.StartAsync("--upstream", $"http://127.0.0.1:{_backendPort}");
+        _gateway = await GatewayProcess.StartAsync("--upstream", $"http://127.0.0.1:{_backendPort}", "--proxy-alias", "app.local");
         _root = await Curl.DownloadRootAsync(_gateway);
     }
 
@@ -63,6 +63,19 @@ public sealed class GatewayUpstreamTests
             Assert.That((string?)json["xForwardedFor"], Is.EqualTo("127.0.0.1"));
             Assert.That((string?)json["xForwardedProto"], Is.EqualTo(proto));
             Assert.That((string?)json["xForwardedHost"], Is.EqualTo(host));
+        });
+    }
+
+    [TestCase("http")]
+    [TestCase("https")]
+    public async Task ProxyAlias_WithUpstream_BackendSeesUnprefixedTargetAndAliasHost(string scheme)
+    {
+        var json = await Curl.GetJsonAsync("--proxy", _gateway.ProxyUrl, "--cacert", _root, $"{scheme}://app.local/api?x=1");
+        Assert.Multiple(() =>
+        {
+            Assert.That((string?)json["target"], Is.EqualTo("/api?x=1"));
+            Assert.That((string?)json["host"], Is.EqualTo("app.local"));
+            Assert.That((string?)json["xForwardedProto"], Is.EqualTo(scheme));
         });
     }
 
