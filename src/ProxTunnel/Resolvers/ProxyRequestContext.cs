@@ -22,7 +22,8 @@ public sealed class ProxyRequestContext
     /// <summary><c>http</c> or <c>https</c>.</summary>
     public string Scheme { get; private set; } = "";
 
-    /// <summary>Lower-case host; IPv6 literals keep their brackets.</summary>
+    /// <summary>The target's host, canonical: lower-case punycode without a trailing dot, IPv4 dotted decimal, IPv6
+    /// compressed in brackets (<c>[::1]</c>), so it can go into a URL or a Host header as it is.</summary>
     public string Host { get; private set; } = "";
 
     /// <summary>Port, the scheme's default when the URL names none.</summary>

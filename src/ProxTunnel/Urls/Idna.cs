@@ -77,6 +77,11 @@ internal static class Idna
                 c = (char)(c - 0xFEE0);
             }
 
+            if (IsIgnored(c))
+            {
+                continue;
+            }
+
             if (char.IsHighSurrogate(c))
             {
                 if (i + 1 >= text.Length || !char.IsLowSurrogate(text[i + 1]) || !IsAllowed(CharUnicodeInfo.GetUnicodeCategory(text, i)))
@@ -88,7 +93,7 @@ internal static class Idna
                 continue;
             }
 
-            if (char.IsLowSurrogate(c) || c >= 0x80 && !IsAllowed(CharUnicodeInfo.GetUnicodeCategory(c)))
+            if (char.IsLowSurrogate(c) || c >= 0x80 && (!IsAllowed(CharUnicodeInfo.GetUnicodeCategory(c)) || IsCompatibilityForm(c)))
             {
                 return null;
             }
@@ -98,6 +103,16 @@ internal static class Idna
 
         return chars.ToString().ToLowerInvariant();
     }
+
+    /// <summary>Code points UTS #46 maps to nothing: soft hyphen, zero-width space, word joiner, BOM, variation selectors.</summary>
+    private static bool IsIgnored(char c) => c is '\u00AD' or '\u034F' or (>= '\u180B' and <= '\u180F') or '\u200B' or '\u2060'
+        or '\u2064' or (>= '\uFE00' and <= '\uFE0F') or '\uFEFF';
+
+    /// <summary>Blocks of compatibility characters that UTS #46 maps through NFKC (circled and squared forms, ligatures,
+    /// presentation forms, half-width forms, the replacement character). Without normalization data they cannot be
+    /// mapped here, so names holding them, typed or punycode-encoded, are refused rather than guessed.</summary>
+    private static bool IsCompatibilityForm(char c) => c is (>= '\u2100' and <= '\u218F') or (>= '\u2460' and <= '\u24FF') or (>= '\u3200' and <= '\u33FF')
+        or (>= '\uFB00' and <= '\uFDFF') or (>= '\uFE10' and <= '\uFE6F') or (>= '\uFE70' and <= '\uFEFE') or (>= '\uFF00' and <= '\uFFFF');
 
     private static bool IsAllowed(UnicodeCategory category) => category is not (UnicodeCategory.Control or UnicodeCategory.Format
         or UnicodeCategory.SpaceSeparator or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
