@@ -1,0 +1,217 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using ProxTunnel.Tests.Infrastructure;
+
+namespace ProxTunnel.Tests.Urls;
+
+/// <summary>
+/// Canonical URLs through a real Kestrel app behind UseProxyTunnel: whatever dot-segment spelling a client sends, on
+/// every route, the <c>Request.Path</c> Kestrel computes (after its own percent-decoding and dot-segment removal)
+/// stays under <c>&lt;prefix&gt;&lt;scheme&gt;://&lt;host&gt;/</c>; hosts arrive in one canonical form.
+/// </summary>
+public sealed class CanonicalUrlEndToEndTests
+{
+    /// <summary>Paths that climb out of the URL's root unless dot segments are resolved exactly as browsers do.</summary>
+    private static readonly string[] DotSegmentVectors =
+    [
+        "/a/../../../../admin",
+        "/..",
+        "/../",
+        "/../../p/../admin",
+        "/%2e%2e/admin",
+        "/%2E%2E/%2e%2e/admin",
+        "/.%2e/admin",
+        "/%2e./admin",
+        "/.%2E/.%2E/.%2E/admin",
+        "/a/%2e%2E/../../admin",
+        "/%2e/../admin",
+        "/./././../admin",
+        "/..%2fadmin",
+        "/..%2Fadmin",
+        "/%2e%2e%2fadmin",
+        "/..\\..\\admin",
+        "/.\\..\\..\\admin",
+        "/a\\%2e%2e\\%2e%2e\\admin",
+        "//../../admin",
+        "/a//..//..//..//admin",
+        "/..;/admin",
+        "/%252e%252e/admin",
+        "/%c0%ae%c0%ae/admin",
+        "/a/..?x=/../../admin",
+        "/a/b/c/../../../../../..",
+        "/%2e",
+    ];
+
+    [Test]
+    public async Task RequestPath_StaysUnderPrefixAndOrigin_OnAbsoluteFormHttp()
+    {
+        await AssertVectorsStayUnderAsync(_ => Task.CompletedTask, path => $"GET http://example.com{path} HTTP/1.1\r\nHost: example.com\r\n\r\n", "/p/http://example.com/");
+    }
+
+    [Test]
+    public async Task RequestPath_StaysUnderPrefixAndOrigin_OnAbsoluteFormHttps()
+    {
+        await AssertVectorsStayUnderAsync(_ => Task.CompletedTask, path => $"GET https://example.com:8443{path} HTTP/1.1\r\nHost: example.com:8443\r\n\r\n", "/p/https://example.com:8443/");
+    }
+
+    [Test]
+    public async Task RequestPath_StaysUnderPrefixAndOrigin_InPlainTunnel()
+    {
+        await AssertVectorsStayUnderAsync(
+            async (c, _) => Assert.That((await c.ConnectAsync("example.com:80")).Status, Is.EqualTo(200)),
+            path => $"GET {path} HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            "/p/http://example.com/");
+    }
+
+    [Test]
+    public async Task RequestPath_StaysUnderPrefixAndOrigin_InTlsTunnel()
+    {
+        await AssertVectorsStayUnderAsync(
+            async (c, app) =>
+            {
+                Assert.That((await c.ConnectAsync("example.com:443")).Status, Is.EqualTo(200));
+                await c.StartTlsAsync(app, "example.com");
+            },
+            path => $"GET {path} HTTP/1.1\r\nHost: example.com\r\n\r\n",
+            "/p/https://example.com/");
+    }
+
+    [Test]
+    public async Task EncodedNulAfterDotSegment_IsRefusedByKestrel_AndNeverReachesTheApp()
+    {
+        // "%2e%2e%00" is no dot segment (WHATWG and Kestrel agree); Kestrel refuses a decoded NUL in the path itself.
+        await using var app = await StartAsync();
+        await using var c = await RawHttpConnection.OpenAsync(app.Port);
+        await c.SendAsync("GET http://example.com/%2e%2e%00/admin HTTP/1.1\r\nHost: example.com\r\n\r\n");
+        Assert.That((await c.ReadResponseAsync()).Status, Is.EqualTo(400));
+        Assert.That(app.SeenTargets, Is.Empty);
+    }
+
+    [TestCase("2130706433")]
+    [TestCase("0x7f.0.0.1")]
+    [TestCase("0x7F000001")]
+    [TestCase("0177.1")]
+    [TestCase("0177.0.0.01")]
+    [TestCase("127.1")]
+    [TestCase("127.0.0.1.")]
+    public async Task IPv4Forms_BecomeDottedDecimal_OnAbsoluteFormAndInTunnels(string host)
+    {
+        await using var app = await StartAsync();
+        await using (var c = await RawHttpConnection.OpenAsync(app.Port))
+        {
+            await c.SendAsync($"GET http://{host}:8080/x HTTP/1.1\r\nHost: {host}:8080\r\n\r\n");
+            var response = await c.ReadResponseAsync();
+            Assert.That((string?)response.Json["target"], Is.EqualTo("/p/http://127.0.0.1:8080/x"));
+        }
+
+        await using (var c = await RawHttpConnection.OpenAsync(app.Port))
+        {
+            Assert.That((await c.ConnectAsync($"{host}:443")).Status, Is.EqualTo(200));
+            await c.StartTlsAsync(app, serverName: null);
+            await c.SendAsync("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            var json = (await c.ReadResponseAsync()).Json;
+            Assert.Multiple(() =>
+            {
+                Assert.That((string?)json["target"], Is.EqualTo("/p/https://127.0.0.1/x"));
+                Assert.That((string?)json["tunnel"]!["host"], Is.EqualTo("127.0.0.1"));
+            });
+        }
+    }
+
+    [Test]
+    public async Task IPv6ConnectHost_IsBracketedAndCompressed_InFeatureAndTarget()
+    {
+        await using var app = await StartAsync();
+        await using var c = await RawHttpConnection.OpenAsync(app.Port);
+        Assert.That((await c.ConnectAsync("[0:0:0:0:0:0:0:1]:8443")).Status, Is.EqualTo(200));
+        await c.StartTlsAsync(app, serverName: null);
+        await c.SendAsync("GET /v6 HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n");
+        var json = (await c.ReadResponseAsync()).Json;
+        Assert.Multiple(() =>
+        {
+            Assert.That((string?)json["target"], Is.EqualTo("/p/https://[::1]:8443/v6"));
+            Assert.That((string?)json["tunnel"]!["host"], Is.EqualTo("[::1]"));
+        });
+    }
+
+    [Test]
+    public async Task ConnectHostWithTrailingDotAndCapitals_IsCanonicalInFeatureAndTarget()
+    {
+        await using var app = await StartAsync();
+        await using var c = await RawHttpConnection.OpenAsync(app.Port);
+        Assert.That((await c.ConnectAsync("WWW.Example.COM.:80")).Status, Is.EqualTo(200));
+        await c.SendAsync("GET /x HTTP/1.1\r\nHost: www.example.com\r\n\r\n");
+        var json = (await c.ReadResponseAsync()).Json;
+        Assert.Multiple(() =>
+        {
+            Assert.That((string?)json["target"], Is.EqualTo("/p/http://www.example.com/x"));
+            Assert.That((string?)json["tunnel"]!["host"], Is.EqualTo("www.example.com"));
+        });
+    }
+
+    [TestCase("/%64ownload/pem")]
+    [TestCase("/./download/pem")]
+    [TestCase("/x/../download/pem")]
+    [TestCase("/%2e%2e/download/pem")]
+    public async Task ProxyHostDownload_IsMatchedOnTheCanonicalPath_OnEveryRoute(string path)
+    {
+        await using var app = await StartAsync();
+        await using (var c = await RawHttpConnection.OpenAsync(app.Port))
+        {
+            await c.SendAsync($"GET http://proxtunnel{path} HTTP/1.1\r\nHost: proxtunnel\r\n\r\n");
+            AssertIsPemDownload(await c.ReadResponseAsync());
+        }
+
+        await using (var c = await RawHttpConnection.OpenAsync(app.Port))
+        {
+            Assert.That((await c.ConnectAsync("proxtunnel:443")).Status, Is.EqualTo(200));
+            await c.StartTlsAsync(app, "proxtunnel");
+            await c.SendAsync($"GET {path} HTTP/1.1\r\nHost: proxtunnel\r\n\r\n");
+            AssertIsPemDownload(await c.ReadResponseAsync());
+        }
+
+        Assert.That(app.SeenTargets, Is.Empty, "no spelling of the download reaches the app");
+    }
+
+    private static void AssertIsPemDownload(RawResponse response)
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(response.Status, Is.EqualTo(200));
+            Assert.That(response.Headers["Content-Type"], Is.EqualTo("application/x-x509-ca-cert"));
+            Assert.That(response.Text, Does.StartWith("-----BEGIN CERTIFICATE-----"));
+        });
+    }
+
+    /// <summary>An app that reports Kestrel's decoded, dot-segment-free <c>Request.Path</c> beside the raw target.</summary>
+    private static Task<TestApp> StartAsync() => TestApp.StartAsync(t => t.Prefix = "/p/", mapExtra: app => app.Use((context, next) =>
+    {
+        context.Response.Headers["X-Request-Path"] = context.Request.Path.Value;
+        return next(context);
+    }));
+
+    private static Task AssertVectorsStayUnderAsync(Func<RawHttpConnection, Task> open, Func<string, string> request, string root)
+        => AssertVectorsStayUnderAsync((c, _) => open(c), request, root);
+
+    /// <summary>Sends each vector on a connection of its own (opened by <paramref name="open"/>) and collects every
+    /// one whose Request.Path left <paramref name="root"/>.</summary>
+    private static async Task AssertVectorsStayUnderAsync(Func<RawHttpConnection, TestApp, Task> open, Func<string, string> request, string root)
+    {
+        await using var app = await StartAsync();
+        var failures = new List<string>();
+        foreach (var vector in DotSegmentVectors)
+        {
+            await using var c = await RawHttpConnection.OpenAsync(app.Port);
+            await open(c, app);
+            await c.SendAsync(request(vector));
+            var response = await c.ReadResponseAsync();
+            var path = response.Headers.GetValueOrDefault("X-Request-Path") ?? "";
+            if (response.Status != 200 || !path.StartsWith(root, StringComparison.Ordinal))
+            {
+                failures.Add($"{vector}: status {response.Status}, Request.Path '{path}', body {response.Text}");
+            }
+        }
+
+        Assert.That(failures, Is.Empty);
+    }
+}
