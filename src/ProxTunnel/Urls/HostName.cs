@@ -125,16 +125,7 @@ internal sealed class HostName : IEquatable<HostName>
     }
 
     /// <summary>The canonical length of a host that <see cref="TryCanonicalize"/> accepts; -1 when it refuses it.</summary>
-    public static int CanonicalLength(ReadOnlySpan<byte> input)
-    {
-        if (IsCanonical(input))
-        {
-            return input.Length;
-        }
-
-        Span<byte> output = stackalloc byte[MaxLength];
-        return TryCanonicalize(input, output, out var written, out _) ? written : -1;
-    }
+    public static int CanonicalLength(ReadOnlySpan<byte> input) => IsCanonical(input) ? input.Length : CanonicalLengthSlow(input);
 
     /// <summary>Writes the canonical host, or returns -1 (and writes nothing useful) when it is not a host.</summary>
     public static int WriteCanonical(ReadOnlySpan<byte> input, Span<byte> destination)
@@ -145,6 +136,18 @@ internal sealed class HostName : IEquatable<HostName>
             return input.Length;
         }
 
+        return WriteCanonicalSlow(input, destination);
+    }
+
+    // The slow paths live in methods of their own so the fast path's frame has no stack buffer to zero.
+    private static int CanonicalLengthSlow(ReadOnlySpan<byte> input)
+    {
+        Span<byte> output = stackalloc byte[MaxLength];
+        return TryCanonicalize(input, output, out var written, out _) ? written : -1;
+    }
+
+    private static int WriteCanonicalSlow(ReadOnlySpan<byte> input, Span<byte> destination)
+    {
         Span<byte> output = stackalloc byte[MaxLength];
         if (!TryCanonicalize(input, output, out var written, out _))
         {
@@ -155,18 +158,38 @@ internal sealed class HostName : IEquatable<HostName>
         return written;
     }
 
-    /// <summary>The fast path of the hot path: an ordinary lower-case DNS name that is already canonical.</summary>
+    /// <summary>The hot path's test, one pass: an ordinary lower-case DNS name that is already canonical (labels of
+    /// 1–63 letters, digits, <c>-</c>, <c>_</c>; no punycode label; a last label not starting with a digit, which
+    /// could make it an IPv4 form).</summary>
     private static bool IsCanonical(ReadOnlySpan<byte> host)
     {
-        if (host.IsEmpty || host.Length > MaxLength || host.ContainsAnyExcept(CanonicalDnsChars)
-            || host[0] == (byte)'.' || host[^1] == (byte)'.' || host.IndexOf(".."u8) >= 0 || host.IndexOf("xn--"u8) >= 0)
+        if (host.IsEmpty || host.Length > MaxLength)
         {
             return false;
         }
 
-        // A last label starting with a digit may be (part of) an IPv4 form; leave it to the full parser.
-        var last = host[(host.LastIndexOf((byte)'.') + 1)..];
-        return !char.IsAsciiDigit((char)last[0]) && LabelsFit(host);
+        var labelStart = 0;
+        for (var i = 0; i < host.Length; i++)
+        {
+            var c = host[i];
+            if (c == (byte)'.')
+            {
+                if (i == labelStart || i - labelStart > 63)
+                {
+                    return false;
+                }
+
+                labelStart = i + 1;
+            }
+            else if (!(char.IsAsciiLetterLower((char)c) || char.IsAsciiDigit((char)c) || c is (byte)'-' or (byte)'_')
+                || i == labelStart && c == (byte)'x' && host[i..].StartsWith("xn--"u8))
+            {
+                return false;
+            }
+        }
+
+        var last = host.Length - labelStart;
+        return last is > 0 and <= 63 && !char.IsAsciiDigit((char)host[labelStart]);
     }
 
     /// <summary>Checks a lower-case ASCII host after IDNA: the IPv4 forms, then the DNS name rules.</summary>

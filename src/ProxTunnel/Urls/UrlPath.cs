@@ -15,11 +15,14 @@ internal static class UrlPath
 {
     private static readonly SearchValues<byte> Separators = SearchValues.Create("/\\"u8);
 
+    /// <summary>Bytes that can start a dot segment, or are a separator other than "/".</summary>
+    private static readonly SearchValues<byte> Unusual = SearchValues.Create(".%\\"u8);
+
     /// <summary>Length of what <see cref="Write"/> writes for <paramref name="pathAndQuery"/>.</summary>
     public static int CanonicalLength(ReadOnlySpan<byte> pathAndQuery)
     {
         Split(pathAndQuery, out var body, out var query);
-        return PathLength(body) + query.Length;
+        return (NeedsResolving(body) ? PathLength(body) : body.Length + 1) + query.Length;
     }
 
     /// <summary>Writes the canonical path and query; <paramref name="destination"/> holds at least
@@ -27,16 +30,18 @@ internal static class UrlPath
     public static int Write(ReadOnlySpan<byte> pathAndQuery, Span<byte> destination)
     {
         Split(pathAndQuery, out var body, out var query);
+        if (!NeedsResolving(body))
+        {
+            // The common case: "/" and the bytes as they came, in one copy.
+            destination[0] = (byte)'/';
+            body.CopyTo(destination[1..]);
+            query.CopyTo(destination[(1 + body.Length)..]);
+            return 1 + body.Length + query.Length;
+        }
+
         var pathLength = PathLength(body);
         var total = pathLength + query.Length;
         query.CopyTo(destination[pathLength..]);
-        if (pathLength == body.Length + 1 && body.IndexOf((byte)'\\') < 0)
-        {
-            // Nothing to resolve (resolving only ever shortens): the common case, one copy.
-            destination[0] = (byte)'/';
-            body.CopyTo(destination[1..]);
-            return total;
-        }
 
         // Right to left, so a ".." knows how many segments to its left it removes without a stack.
         var position = pathLength;
@@ -112,6 +117,39 @@ internal static class UrlPath
         }
 
         return written;
+    }
+
+    /// <summary>True when the path holds a backslash or a dot segment: anything <see cref="Write"/> would change
+    /// besides the leading "/". One vectorized search per '.', '%' or backslash in the path; most end at once.</summary>
+    private static bool NeedsResolving(ReadOnlySpan<byte> body)
+    {
+        var offset = 0;
+        while (true)
+        {
+            var found = body[offset..].IndexOfAny(Unusual);
+            if (found < 0)
+            {
+                return false;
+            }
+
+            offset += found;
+            if (body[offset] == (byte)'\\')
+            {
+                return true;
+            }
+
+            if (offset == 0 || body[offset - 1] == (byte)'/')
+            {
+                var segment = body[offset..];
+                var end = segment.IndexOf((byte)'/');
+                if (DotSegment(end < 0 ? segment : segment[..end]) != 0)
+                {
+                    return true;
+                }
+            }
+
+            offset++;
+        }
     }
 
     /// <summary>Path without the leading separator, and query with its <c>?</c>; the fragment is cut off.</summary>
