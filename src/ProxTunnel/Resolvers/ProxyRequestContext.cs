@@ -29,7 +29,8 @@ public sealed class ProxyRequestContext
     /// <summary>Port, the scheme's default when the URL names none.</summary>
     public int Port { get; private set; }
 
-    /// <summary>Path and query exactly as the client sent them (<c>/</c> when empty); empty for CONNECT.</summary>
+    /// <summary>Path and query in canonical form (<c>/</c> when empty; dot segments resolved as browsers do, never above
+    /// the root; every other byte as the client sent it, not decoded); empty for CONNECT.</summary>
     public string PathAndQuery { get; private set; } = "";
 
     /// <summary>True inside a CONNECT tunnel, and for the CONNECT request itself.</summary>
@@ -73,7 +74,7 @@ public sealed class ProxyRequestContext
         Scheme = scheme;
         Host = host;
         Port = port;
-        PathAndQuery = pathAndQuery;
+        PathAndQuery = pathAndQuery.Length == 0 ? "" : TargetBuilder.CanonicalPathAndQuery(pathAndQuery);
         IsTunnel = isTunnel;
         ConnectHeaders = connectHeaders;
     }

@@ -206,10 +206,16 @@ internal static class TargetBuilder
             builder.Append(':').Append(port.ToString(CultureInfo.InvariantCulture));
         }
 
+        return builder.Append(CanonicalPathAndQuery(pathAndQuery)).ToString();
+    }
+
+    /// <summary>The string form of <see cref="WritePathAndQuery"/> (bytes as Latin-1 characters, one to one).</summary>
+    public static string CanonicalPathAndQuery(string pathAndQuery)
+    {
         var raw = Encoding.Latin1.GetBytes(pathAndQuery);
-        var path = new byte[UrlPath.CanonicalLength(raw)];
-        UrlPath.Write(raw, path);
-        return builder.Append(Encoding.Latin1.GetString(path)).ToString();
+        var canonical = new byte[UrlPath.CanonicalLength(raw)];
+        UrlPath.Write(raw, canonical);
+        return Encoding.Latin1.GetString(canonical);
     }
 
     private static int HostLength(ReadOnlySpan<byte> host)

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using ProxTunnel.Resolvers;
 using ProxTunnel.Tests.Infrastructure;
 
 namespace ProxTunnel.Tests.Urls;
@@ -74,6 +75,30 @@ public sealed class CanonicalUrlEndToEndTests
             },
             path => $"GET {path} HTTP/1.1\r\nHost: example.com\r\n\r\n",
             "/p/https://example.com/");
+    }
+
+    [Test]
+    public async Task RequestPath_StaysUnderUserPrefixAndOrigin_ThroughTheResolver()
+    {
+        // ProxyAuthPrefixResolver: the target is built from ProxyRequestContext.AbsoluteUrl, not by the fixed-prefix
+        // fast path, so alice's requests must stay under /alice/ (never /bob/..., never the app's own routes).
+        var credentials = Convert.ToBase64String("alice:x"u8.ToArray());
+        await AssertVectorsStayUnderAsync(
+            _ => Task.CompletedTask,
+            path => $"GET http://example.com{path} HTTP/1.1\r\nHost: example.com\r\nProxy-Authorization: Basic {credentials}\r\n\r\n",
+            "/alice/http://example.com/",
+            t => t.PrefixResolver = new ProxyAuthPrefixResolver("archive"));
+    }
+
+    [TestCase("PROXTUNNEL.")]
+    [TestCase("%70roxtunnel")]
+    [TestCase("ProxTunnel")]
+    public async Task ProxyHostSpelledOtherwise_IsStillTheProxyHost(string host)
+    {
+        await using var app = await StartAsync();
+        await using var c = await RawHttpConnection.OpenAsync(app.Port);
+        await c.SendAsync($"GET http://{host}/%64ownload/pem HTTP/1.1\r\nHost: proxtunnel\r\n\r\n");
+        AssertIsPemDownload(await c.ReadResponseAsync());
     }
 
     [Test]
@@ -184,20 +209,28 @@ public sealed class CanonicalUrlEndToEndTests
     }
 
     /// <summary>An app that reports Kestrel's decoded, dot-segment-free <c>Request.Path</c> beside the raw target.</summary>
-    private static Task<TestApp> StartAsync() => TestApp.StartAsync(t => t.Prefix = "/p/", mapExtra: app => app.Use((context, next) =>
-    {
-        context.Response.Headers["X-Request-Path"] = context.Request.Path.Value;
-        return next(context);
-    }));
+    private static Task<TestApp> StartAsync(Action<ProxyTunnelOptions>? configure = null) => TestApp.StartAsync(
+        t =>
+        {
+            t.Prefix = "/p/";
+            configure?.Invoke(t);
+        },
+        mapExtra: app => app.Use((context, next) =>
+        {
+            context.Response.Headers["X-Request-Path"] = context.Request.Path.Value;
+            return next(context);
+        }));
 
-    private static Task AssertVectorsStayUnderAsync(Func<RawHttpConnection, Task> open, Func<string, string> request, string root)
-        => AssertVectorsStayUnderAsync((c, _) => open(c), request, root);
+    private static Task AssertVectorsStayUnderAsync(Func<RawHttpConnection, Task> open, Func<string, string> request, string root,
+        Action<ProxyTunnelOptions>? configure = null)
+        => AssertVectorsStayUnderAsync((c, _) => open(c), request, root, configure);
 
     /// <summary>Sends each vector on a connection of its own (opened by <paramref name="open"/>) and collects every
     /// one whose Request.Path left <paramref name="root"/>.</summary>
-    private static async Task AssertVectorsStayUnderAsync(Func<RawHttpConnection, TestApp, Task> open, Func<string, string> request, string root)
+    private static async Task AssertVectorsStayUnderAsync(Func<RawHttpConnection, TestApp, Task> open, Func<string, string> request, string root,
+        Action<ProxyTunnelOptions>? configure = null)
     {
-        await using var app = await StartAsync();
+        await using var app = await StartAsync(configure);
         var failures = new List<string>();
         foreach (var vector in DotSegmentVectors)
         {
