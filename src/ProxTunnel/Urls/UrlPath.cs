@@ -22,7 +22,7 @@ internal static class UrlPath
     public static int CanonicalLength(ReadOnlySpan<byte> pathAndQuery)
     {
         Split(pathAndQuery, out var body, out var query);
-        return (NeedsResolving(body) ? PathLength(body) : body.Length + 1) + query.Length;
+        return (NeedsResolving(body) ? Resolve(body, []) : body.Length + 1) + query.Length;
     }
 
     /// <summary>Writes the canonical path and query; <paramref name="destination"/> holds at least
@@ -39,57 +39,10 @@ internal static class UrlPath
             return 1 + body.Length + query.Length;
         }
 
-        var pathLength = PathLength(body);
-        var total = pathLength + query.Length;
+        var pathLength = Resolve(body, []);
+        Resolve(body, destination[..pathLength]);
         query.CopyTo(destination[pathLength..]);
-
-        // Right to left, so a ".." knows how many segments to its left it removes without a stack.
-        var position = pathLength;
-        var skip = 0;
-        var isLast = true;
-        var rest = body;
-        while (true)
-        {
-            var separator = rest.LastIndexOfAny(Separators);
-            var segment = rest[(separator + 1)..];
-            var dots = DotSegment(segment);
-            if (dots == 2)
-            {
-                if (isLast)
-                {
-                    destination[--position] = (byte)'/';
-                }
-
-                skip++;
-            }
-            else if (dots == 1)
-            {
-                if (isLast)
-                {
-                    destination[--position] = (byte)'/';
-                }
-            }
-            else if (skip > 0)
-            {
-                skip--;
-            }
-            else
-            {
-                position -= segment.Length;
-                segment.CopyTo(destination[position..]);
-                destination[--position] = (byte)'/';
-            }
-
-            if (separator < 0)
-            {
-                break;
-            }
-
-            rest = rest[..separator];
-            isLast = false;
-        }
-
-        return total;
+        return pathLength + query.Length;
     }
 
     /// <summary>The path as the canonical segments it resolves to, for matching (the proxy host's own pages): like
@@ -169,8 +122,12 @@ internal static class UrlPath
         body = path.Length > 0 && path[0] is (byte)'/' or (byte)'\\' ? path[1..] : path;
     }
 
-    /// <summary>Length of <c>"/" + join(kept segments, "/")</c>, counting right to left like <see cref="Write"/>.</summary>
-    private static int PathLength(ReadOnlySpan<byte> body)
+    /// <summary>
+    /// Resolves the segments right to left, so a ".." knows how many segments to its left it removes without a stack,
+    /// and returns the length of <c>"/" + join(kept segments, "/")</c>. Given a destination of exactly that length, it
+    /// also writes them there, from the end.
+    /// </summary>
+    private static int Resolve(ReadOnlySpan<byte> body, Span<byte> destination)
     {
         var length = 0;
         var skip = 0;
@@ -183,7 +140,12 @@ internal static class UrlPath
             var dots = DotSegment(segment);
             if (dots != 0)
             {
-                length += isLast ? 1 : 0;
+                // A final "." or ".." leaves the path ending in "/", as a directory.
+                if (isLast)
+                {
+                    Emit([], ref length, destination);
+                }
+
                 skip += dots - 1;
             }
             else if (skip > 0)
@@ -192,7 +154,7 @@ internal static class UrlPath
             }
             else
             {
-                length += segment.Length + 1;
+                Emit(segment, ref length, destination);
             }
 
             if (separator < 0)
@@ -202,6 +164,17 @@ internal static class UrlPath
 
             rest = rest[..separator];
             isLast = false;
+        }
+    }
+
+    private static void Emit(ReadOnlySpan<byte> segment, ref int length, Span<byte> destination)
+    {
+        length += segment.Length + 1;
+        if (!destination.IsEmpty)
+        {
+            var start = destination.Length - length;
+            destination[start] = (byte)'/';
+            segment.CopyTo(destination[(start + 1)..]);
         }
     }
 

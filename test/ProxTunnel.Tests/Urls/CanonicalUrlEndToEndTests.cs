@@ -129,48 +129,40 @@ public sealed class CanonicalUrlEndToEndTests
             Assert.That((string?)response.Json["target"], Is.EqualTo("/p/http://127.0.0.1:8080/x"));
         }
 
-        await using (var c = await RawHttpConnection.OpenAsync(app.Port))
-        {
-            Assert.That((await c.ConnectAsync($"{host}:443")).Status, Is.EqualTo(200));
-            await c.StartTlsAsync(app, serverName: null);
-            await c.SendAsync("GET /x HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-            var json = (await c.ReadResponseAsync()).Json;
-            Assert.Multiple(() =>
-            {
-                Assert.That((string?)json["target"], Is.EqualTo("/p/https://127.0.0.1/x"));
-                Assert.That((string?)json["tunnel"]!["host"], Is.EqualTo("127.0.0.1"));
-            });
-        }
+        await AssertTunnelAsync(app, $"{host}:443", tls: true, "/x", "/p/https://127.0.0.1/x", "127.0.0.1");
     }
 
     [Test]
     public async Task IPv6ConnectHost_IsBracketedAndCompressed_InFeatureAndTarget()
     {
         await using var app = await StartAsync();
-        await using var c = await RawHttpConnection.OpenAsync(app.Port);
-        Assert.That((await c.ConnectAsync("[0:0:0:0:0:0:0:1]:8443")).Status, Is.EqualTo(200));
-        await c.StartTlsAsync(app, serverName: null);
-        await c.SendAsync("GET /v6 HTTP/1.1\r\nHost: [::1]:8443\r\n\r\n");
-        var json = (await c.ReadResponseAsync()).Json;
-        Assert.Multiple(() =>
-        {
-            Assert.That((string?)json["target"], Is.EqualTo("/p/https://[::1]:8443/v6"));
-            Assert.That((string?)json["tunnel"]!["host"], Is.EqualTo("[::1]"));
-        });
+        await AssertTunnelAsync(app, "[0:0:0:0:0:0:0:1]:8443", tls: true, "/v6", "/p/https://[::1]:8443/v6", "[::1]");
     }
 
     [Test]
     public async Task ConnectHostWithTrailingDotAndCapitals_IsCanonicalInFeatureAndTarget()
     {
         await using var app = await StartAsync();
+        await AssertTunnelAsync(app, "WWW.Example.COM.:80", tls: false, "/x", "/p/http://www.example.com/x", "www.example.com");
+    }
+
+    /// <summary>Opens a tunnel (TLS without SNI when <paramref name="tls"/>), sends one request and checks the target
+    /// the app saw and the tunnel host its feature reports.</summary>
+    private static async Task AssertTunnelAsync(TestApp app, string authority, bool tls, string path, string target, string tunnelHost)
+    {
         await using var c = await RawHttpConnection.OpenAsync(app.Port);
-        Assert.That((await c.ConnectAsync("WWW.Example.COM.:80")).Status, Is.EqualTo(200));
-        await c.SendAsync("GET /x HTTP/1.1\r\nHost: www.example.com\r\n\r\n");
+        Assert.That((await c.ConnectAsync(authority)).Status, Is.EqualTo(200));
+        if (tls)
+        {
+            await c.StartTlsAsync(app, serverName: null);
+        }
+
+        await c.SendAsync($"GET {path} HTTP/1.1\r\nHost: {tunnelHost}\r\n\r\n");
         var json = (await c.ReadResponseAsync()).Json;
         Assert.Multiple(() =>
         {
-            Assert.That((string?)json["target"], Is.EqualTo("/p/http://www.example.com/x"));
-            Assert.That((string?)json["tunnel"]!["host"], Is.EqualTo("www.example.com"));
+            Assert.That((string?)json["target"], Is.EqualTo(target));
+            Assert.That((string?)json["tunnel"]!["host"], Is.EqualTo(tunnelHost));
         });
     }
 
