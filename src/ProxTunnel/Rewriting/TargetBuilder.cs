@@ -129,8 +129,7 @@ internal static class TargetBuilder
     /// <summary>True for a DNS name or IPv4 address (in any form <see cref="HostName"/> accepts) given as ASCII: what a
     /// TLS server name must look like to be trusted as the target's host (SNI comes from the client and can hold
     /// anything; IP literals in brackets are not server names).</summary>
-    public static bool IsPlainHostName([NotNullWhen(true)] string? name)
-        => name is not null && Ascii.IsValid(name) && HostName.TryParse(name, out var host) && host.Kind != HostKind.IPv6;
+    public static bool IsPlainHostName([NotNullWhen(true)] string? name) => CanonicalServerName(name) is not null;
 
     /// <summary>The canonical form of a TLS server name, or null when it is not a plain host name
     /// (<see cref="IsPlainHostName"/>): <c>Example.COM.</c> becomes <c>example.com</c>.</summary>
