@@ -1,6 +1,8 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using ProxTunnel.Resolvers;
+using ProxTunnel.Tests.Gateway;
 using ProxTunnel.Tests.Infrastructure;
 
 namespace ProxTunnel.Tests.Urls;
@@ -12,6 +14,38 @@ namespace ProxTunnel.Tests.Urls;
 /// </summary>
 public sealed class CanonicalUrlEndToEndTests
 {
+    /// <summary>CONNECT example.com:443, TLS with the server name argv[2] (no verification), one GET; prints the
+    /// (de-chunked) body.</summary>
+    private const string SniClientScript = """
+        import socket, ssl, sys
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+        s.sendall(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 4096:
+            head += s.recv(1)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        t = ctx.wrap_socket(s, server_hostname=sys.argv[2])
+        t.sendall(b"GET /x HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n")
+        data = b""
+        for _ in range(10000):
+            chunk = t.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        if b"chunked" in head.lower():
+            chunks = b""
+            while body:
+                size, rest = body.split(b"\r\n", 1)
+                chunks, body = chunks + rest[:int(size, 16)], rest[int(size, 16) + 2:]
+                if int(size, 16) == 0:
+                    break
+            body = chunks
+        sys.stdout.write(body.decode())
+        """;
+
     /// <summary>Paths that climb out of the URL's root unless dot segments are resolved exactly as browsers do.</summary>
     private static readonly string[] DotSegmentVectors =
     [
@@ -163,6 +197,22 @@ public sealed class CanonicalUrlEndToEndTests
         {
             Assert.That((string?)json["target"], Is.EqualTo(target));
             Assert.That((string?)json["tunnel"]!["host"], Is.EqualTo(tunnelHost));
+        });
+    }
+
+    [Test]
+    public async Task SniWithTrailingDotAndCapitals_IsCanonicalInFeatureAndTarget()
+    {
+        // Python hands the server name to OpenSSL as given (.NET's SslStream would drop the dot itself).
+        await using var app = await StartAsync();
+        var result = await ExternalProcess.RunAsync("python3", ["-c", SniClientScript, app.Port.ToString(CultureInfo.InvariantCulture), "Example.COM."], TimeSpan.FromSeconds(30));
+        Assert.That(result.ExitCode, Is.EqualTo(0), result.ToString());
+        var json = TestApp.ParseJson(result.StdOut);
+        Assert.Multiple(() =>
+        {
+            Assert.That((string?)json["target"], Is.EqualTo("/p/https://example.com/x"));
+            Assert.That((string?)json["tunnel"]!["sni"], Is.EqualTo("example.com"));
+            Assert.That((string?)json["tlsHostName"], Is.EqualTo("example.com"));
         });
     }
 
