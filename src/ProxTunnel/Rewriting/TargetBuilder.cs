@@ -71,10 +71,13 @@ internal static class TargetBuilder
         return RejectReason.None;
     }
 
-    /// <summary>Parses CONNECT's authority-form <c>host:port</c>; the port is required.</summary>
-    public static RejectReason ParseAuthority(ReadOnlySpan<byte> authority, out Range host, out int port)
+    /// <summary>Parses CONNECT's authority-form <c>host:port</c>; the port is required unless
+    /// <paramref name="portRequired"/> is false (an HTTP/2 <c>:authority</c> or a Host header), when a missing port is 0.
+    /// The host range is raw; write it through <see cref="WriteOrigin"/>/<see cref="WriteAuthority"/> or
+    /// <see cref="NormalizeHost"/> for its canonical form.</summary>
+    public static RejectReason ParseAuthority(ReadOnlySpan<byte> authority, out Range host, out int port, bool portRequired = true)
     {
-        var reason = ParseHostPort(authority, portRequired: true, out host, out port);
+        var reason = ParseHostPort(authority, portRequired, out host, out port);
         return reason == RejectReason.None ? RejectReason.None : RejectReason.InvalidConnectTarget;
     }
 

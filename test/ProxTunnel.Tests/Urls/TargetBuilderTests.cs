@@ -103,6 +103,17 @@ public sealed class TargetBuilderTests
         });
     }
 
+    [TestCase("example.com", true, -1)]
+    [TestCase("example.com", false, 0)]
+    [TestCase("EXAMPLE.com.:8443", false, 8443)]
+    [TestCase("[::1]", false, 0)]
+    [TestCase("user@example.com", false, -1)]
+    public void ParseAuthority_PortRequiredOrNot(string authority, bool portRequired, int port)
+    {
+        var reason = TargetBuilder.ParseAuthority(Encoding.ASCII.GetBytes(authority), out _, out var parsedPort, portRequired);
+        Assert.That(reason == RejectReason.None ? parsedPort : -1, Is.EqualTo(port));
+    }
+
     [TestCase("http://user@example.com/")]
     [TestCase("http://user:pw@example.com/")]
     [TestCase("http://1.2.3.4.5/")]
