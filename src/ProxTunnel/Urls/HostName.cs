@@ -74,8 +74,8 @@ internal sealed class HostName : IEquatable<HostName>
 
     /// <summary>
     /// Writes the canonical form of a host taken from a request (bytes as received: ASCII, percent-encoded or UTF-8;
-    /// IPv6 in brackets) into <paramref name="destination"/> (at least <see cref="MaxLength"/> bytes, or the input's
-    /// length when that is shorter). Allocation-free for ASCII names and IPv4.
+    /// IPv6 in brackets) into <paramref name="destination"/> (at least <see cref="MaxLength"/> bytes: an IPv4 form can
+    /// grow, <c>0x</c> becomes <c>0.0.0.0</c>). Allocation-free for ASCII names and IPv4.
     /// </summary>
     public static bool TryCanonicalize(ReadOnlySpan<byte> input, Span<byte> destination, out int written, out HostKind kind)
     {
@@ -111,6 +111,7 @@ internal sealed class HostName : IEquatable<HostName>
         if (Ascii.IsValid(source) && source.Length <= ascii.Length)
         {
             Ascii.ToLower(source, ascii, out asciiLength);
+            // Punycode labels must be valid ones; Idna reads its input into a string before writing, so in place is safe.
             if (ascii[..asciiLength].IndexOf("xn--"u8) >= 0 && !Idna.TryToAscii(ascii[..asciiLength], ascii, out asciiLength))
             {
                 return false;
