@@ -274,15 +274,7 @@ internal sealed class ProxyTunnelMiddleware
             return ConnectRequest.RefusedRequest;
         }
 
-        var host = Encoding.ASCII.GetString(authority[hostRange]).ToLowerInvariant();
-        if (host.StartsWith('['))
-        {
-            host = host[1..^1];
-        }
-        else if (host.EndsWith('.'))
-        {
-            host = host[..^1];
-        }
+        var host = TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(authority[hostRange]));
 
         var headers = head.ToDictionary(headBytes);
 
@@ -324,7 +316,7 @@ internal sealed class ProxyTunnelMiddleware
                 (stream, clientHello, state, cancellationToken) =>
                 {
                     // SNI is the client's word: only a plain host name may name the certificate and the target.
-                    serverName = TargetBuilder.IsPlainHostName(clientHello.ServerName) ? clientHello.ServerName.ToLowerInvariant() : null;
+                    serverName = TargetBuilder.CanonicalServerName(clientHello.ServerName);
                     if (serverName is null || !_authority.TryGetCertificateContext(serverName, out var certificate))
                     {
                         serverName = null;

@@ -49,12 +49,12 @@ internal sealed class RewriteSettings
     public int ClassifyHost(string host) => ClassifyHost(Encoding.ASCII.GetBytes(host));
 
     /// <inheritdoc cref="ClassifyHost(string)"/>
-    public int ClassifyHost(ReadOnlySpan<byte> host)
+    public int ClassifyHost(scoped ReadOnlySpan<byte> host)
     {
-        if (host.Length > 0 && host[^1] == (byte)'.')
-        {
-            host = host[..^1];
-        }
+        // Compared in canonical form (HostName, as the options are), so every spelling of a proxy host is that host.
+        Span<byte> canonical = stackalloc byte[Urls.HostName.MaxLength];
+        var length = Urls.HostName.WriteCanonical(host, canonical);
+        host = length < 0 ? host : canonical[..length];
 
         if (Ascii.EqualsIgnoreCase(host, ProxyHost))
         {
