@@ -9,7 +9,6 @@ namespace ProxTunnel.Tests.Gateway;
 public sealed class GatewayNewcomerTests
 {
     [TestCase("--proxy-host", "::1")]
-    [TestCase("--proxy-host", "[::1]")]
     [TestCase("--proxy-host", "http://proxtunnel")]
     [TestCase("--proxy-host", "proxtunnel:8080")]
     [TestCase("--proxy-host", "two words")]
