@@ -49,6 +49,12 @@ internal sealed class Http2TargetRewriter
                 request.Method >= 0 && fields.Value(fields[request.Method]).SequenceEqual("CONNECT"u8) ? "CONNECT inside a tunnel" : "a request without :path");
         }
 
+        if (request.Misplaced)
+        {
+            // Moving :path first would turn a malformed request (RFC 9113 §8.3) into a well-formed one: refuse it.
+            return Http2Target.Fail(Http2ErrorCode.ProtocolError, "a repeated :path or one after a regular field");
+        }
+
         var path = fields.Value(fields[request.Path]);
         if (path.IsEmpty || path[0] != (byte)'/')
         {
@@ -204,21 +210,26 @@ internal sealed class Http2TargetRewriter
         return headers;
     }
 
-    /// <summary>Where the fields that decide the target sit in a block; -1 when absent (first occurrence wins).</summary>
-    private readonly record struct RequestFields(int Method, int Path, int Authority, int Host)
+    /// <summary>Where the fields that decide the target sit in a block; -1 when absent (first occurrence wins).
+    /// <see cref="Misplaced"/>: <c>:path</c> repeated or after a regular field.</summary>
+    private readonly record struct RequestFields(int Method, int Path, int Authority, int Host, bool Misplaced)
     {
         public static RequestFields Find(HeaderFieldList fields)
         {
             int method = -1, path = -1, authority = -1, host = -1;
+            var misplaced = false;
+            var regular = false;
             for (var i = 0; i < fields.Count; i++)
             {
                 var name = fields.Name(fields[i]);
+                regular |= name.IsEmpty || name[0] != (byte)':';
                 if (name.SequenceEqual(":method"u8))
                 {
                     method = method < 0 ? i : method;
                 }
                 else if (name.SequenceEqual(":path"u8))
                 {
+                    misplaced |= path >= 0 || regular;
                     path = path < 0 ? i : path;
                 }
                 else if (name.SequenceEqual(":authority"u8))
@@ -231,7 +242,7 @@ internal sealed class Http2TargetRewriter
                 }
             }
 
-            return new RequestFields(method, path, authority, host);
+            return new RequestFields(method, path, authority, host, misplaced);
         }
     }
 }
