@@ -118,7 +118,7 @@ internal sealed class Http2TargetRewriter
 
             var context = _context ??= new ProxyRequestContext();
             context.Set(Latin1(fields.Value(fields[Math.Max(request.Method, 0)]), request.Method >= 0), "https",
-                TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host)), port, PathString(pathAndQuery), Headers(fields), _tunnel.ConnectHeaders);
+                TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host)), port, Encoding.Latin1.GetString(pathAndQuery), Headers(fields), _tunnel.ConnectHeaders);
         }
         finally
         {
@@ -182,12 +182,6 @@ internal sealed class Http2TargetRewriter
     }
 
     private static string Latin1(ReadOnlySpan<byte> value, bool present) => present ? Encoding.Latin1.GetString(value) : "";
-
-    private static string PathString(ReadOnlySpan<byte> pathAndQuery)
-    {
-        var path = Encoding.Latin1.GetString(pathAndQuery);
-        return path.Length == 0 || path[0] != '/' ? "/" + path : path;
-    }
 
     /// <summary>Regular fields for the resolver, repeated names joined with <c>, </c> as for HTTP/1.1.</summary>
     private static Dictionary<string, string> Headers(HeaderFieldList fields)
