@@ -64,6 +64,18 @@ public sealed class Http2ProtocolSelectionTests
     }
 
     [Test]
+    public async Task Alpn_OffersOnlyHttp11_ForTlsToTheProxyItself_WhenUseHttpsComesFirst_AndTunnelsInsideStillGetH2()
+    {
+        await using var app = await TestApp.StartAsync(httpsBeforeTunnel: true);
+        await using var connection = await RawHttpConnection.OpenAsync(app.Port);
+        var proxyTls = await connection.StartTlsAsync(app, "127.0.0.1", H2AndHttp11);
+        Assert.That(proxyTls.NegotiatedApplicationProtocol, Is.EqualTo(SslApplicationProtocol.Http11));
+        Assert.That((await connection.ConnectAsync("example.com:443")).Status, Is.EqualTo(200));
+        var tunnelTls = await connection.StartTlsAsync(app, "example.com", H2AndHttp11);
+        Assert.That(tunnelTls.NegotiatedApplicationProtocol, Is.EqualTo(SslApplicationProtocol.Http2));
+    }
+
+    [Test]
     public void UseProxyTunnel_KeepsTheDefaultHttp1AndHttp2Protocols()
     {
         var options = new Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions
