@@ -48,6 +48,7 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
     private long _blockSourceLength;
 
     private bool _ended;
+    private BlockWalk _walk;
 
     // Armed while a header block is incomplete: it must arrive whole within RequestHeadersTimeout (Slowloris).
     private CancellationTokenSource? _blockTimer;
@@ -258,6 +259,7 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
             return null;
         }
 
+        _walk = default;
         Http2Target target = default;
         try
         {
@@ -295,32 +297,33 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
         }
     }
 
-    /// <summary>Walks HEADERS and its CONTINUATION frames. False when they are incomplete or break a rule (then
+    /// <summary>Walks HEADERS and its CONTINUATION frames, resuming where the last call stopped (a block that arrives
+    /// byte by byte costs each frame header once). False when they are incomplete or break a rule (then
     /// <see cref="GoAwayError"/> is set). <paramref name="sourceLength"/> is the client bytes the sequence takes.</summary>
     private bool FindBlockEnd(out int streamId, out long sourceLength)
     {
         Span<byte> header = stackalloc byte[Http2Frame.HeaderLength];
+        ref var walk = ref _walk;
         streamId = 0;
         sourceLength = 0;
-        long payloads = 0;
-        for (var frame = 0; ; frame++)
+        while (!walk.Complete)
         {
-            if (_buffer.Length - sourceLength < Http2Frame.HeaderLength)
+            if (_buffer.Length - walk.Length < Http2Frame.HeaderLength)
             {
                 return false;
             }
 
-            _buffer.Slice(sourceLength, Http2Frame.HeaderLength).CopyTo(header);
+            _buffer.Slice(walk.Length, Http2Frame.HeaderLength).CopyTo(header);
             var length = Http2Frame.PayloadLength(header);
-            if (frame == 0)
+            if (walk.Frames == 0)
             {
-                streamId = Http2Frame.StreamId(header);
-                if (streamId == 0)
+                walk.StreamId = Http2Frame.StreamId(header);
+                if (walk.StreamId == 0)
                 {
                     return GoAway(Http2ErrorCode.ProtocolError, "HEADERS on stream 0");
                 }
             }
-            else if (header[3] != Http2Frame.TypeContinuation || Http2Frame.StreamId(header) != streamId)
+            else if (header[3] != Http2Frame.TypeContinuation || Http2Frame.StreamId(header) != walk.StreamId)
             {
                 return GoAway(Http2ErrorCode.ProtocolError, "a header block interrupted before END_HEADERS");
             }
@@ -330,18 +333,30 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
                 return GoAway(Http2ErrorCode.FrameSizeError, "a header frame larger than SETTINGS_MAX_FRAME_SIZE");
             }
 
-            payloads += length;
-            if (frame > _http2.MaxContinuationFrames || payloads > _http2.MaxBlockBytes)
+            walk.Payloads += length;
+            if (walk.Frames > _http2.MaxContinuationFrames || walk.Payloads > _http2.MaxBlockBytes)
             {
-                return GoAway(Http2ErrorCode.EnhanceYourCalm, frame > _http2.MaxContinuationFrames ? "too many CONTINUATION frames" : "header block too large");
+                return GoAway(Http2ErrorCode.EnhanceYourCalm, walk.Frames > _http2.MaxContinuationFrames ? "too many CONTINUATION frames" : "header block too large");
             }
 
-            sourceLength += Http2Frame.HeaderLength + length;
-            if ((header[4] & Http2Frame.FlagEndHeaders) != 0)
-            {
-                return _buffer.Length >= sourceLength;
-            }
+            walk.Frames++;
+            walk.Length += Http2Frame.HeaderLength + length;
+            walk.Complete = (header[4] & Http2Frame.FlagEndHeaders) != 0;
         }
+
+        streamId = walk.StreamId;
+        sourceLength = walk.Length;
+        return _buffer.Length >= walk.Length;
+    }
+
+    /// <summary>How far <see cref="FindBlockEnd"/> got through the pending header block.</summary>
+    private struct BlockWalk
+    {
+        public int Frames;
+        public int StreamId;
+        public long Length;
+        public long Payloads;
+        public bool Complete;
     }
 
     /// <summary>
