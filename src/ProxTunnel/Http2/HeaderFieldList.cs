@@ -42,6 +42,9 @@ internal sealed class HeaderFieldList
 
     public int Used => _used;
 
+    /// <summary>Bytes already committed, e.g. a name just decoded.</summary>
+    public ReadOnlySpan<byte> Written(int start, int length) => _bytes.AsSpan(start, length);
+
     public void Commit(int length) => _used += length;
 
     /// <summary>Appends a field whose name starts at <paramref name="nameStart"/> and whose value follows it directly.
@@ -95,6 +98,6 @@ internal sealed class HeaderFieldList
     }
 }
 
-/// <summary>One decoded field: where its name and value sit in the list's buffer, the static index of its name (0 when
-/// the name is not in the static table or not known to be), and whether the client marked it never-indexed.</summary>
+/// <summary>One decoded field: where its name and value sit in the list's buffer, the static index of its name (the
+/// first entry with that name; 0 when the name is not in the static table), and whether the client marked it never-indexed.</summary>
 internal readonly record struct HeaderField(int NameStart, int NameLength, int ValueLength, int StaticName, bool NeverIndexed);

@@ -124,6 +124,10 @@ internal sealed class HpackDecoder : IDisposable
             {
                 return status;
             }
+
+            // Every field carries its static name index when it has one, however it was coded: the rewriter and the
+            // encoder then compare integers, not names.
+            staticName = HpackStaticTable.FindName(fields.Written(nameStart, nameLength));
         }
         else
         {
@@ -167,9 +171,7 @@ internal sealed class HpackDecoder : IDisposable
         if (index)
         {
             var field = fields[fields.Count - 1];
-            // Look a new name up once here, not on every later reference to the entry.
-            var name = fields.Name(field);
-            _table.Add(name, fields.Value(field), field.StaticName != 0 ? field.StaticName : HpackStaticTable.FindName(name));
+            _table.Add(fields.Name(field), fields.Value(field), field.StaticName);
         }
 
         return HpackStatus.Ok;

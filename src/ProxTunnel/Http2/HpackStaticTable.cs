@@ -8,6 +8,7 @@ internal static class HpackStaticTable
     public const int Authority = 1;
     public const int Method = 2;
     public const int Path = 4;
+    public const int Host = 38;
 
     private static readonly Entry[] Entries =
     [

@@ -215,24 +215,23 @@ internal sealed class Http2TargetRewriter
             var regular = false;
             for (var i = 0; i < fields.Count; i++)
             {
-                var name = fields.Name(fields[i]);
-                regular |= name.IsEmpty || name[0] != (byte)':';
-                if (name.SequenceEqual(":method"u8))
+                ref readonly var field = ref fields[i];
+                regular |= field.NameLength == 0 || fields.Name(field)[0] != (byte)':';
+                switch (field.StaticName)
                 {
-                    method = method < 0 ? i : method;
-                }
-                else if (name.SequenceEqual(":path"u8))
-                {
-                    misplaced |= path >= 0 || regular;
-                    path = path < 0 ? i : path;
-                }
-                else if (name.SequenceEqual(":authority"u8))
-                {
-                    authority = authority < 0 ? i : authority;
-                }
-                else if (name.SequenceEqual("host"u8))
-                {
-                    host = host < 0 ? i : host;
+                    case HpackStaticTable.Method:
+                        method = method < 0 ? i : method;
+                        break;
+                    case HpackStaticTable.Path:
+                        misplaced |= path >= 0 || regular;
+                        path = path < 0 ? i : path;
+                        break;
+                    case HpackStaticTable.Authority:
+                        authority = authority < 0 ? i : authority;
+                        break;
+                    case HpackStaticTable.Host:
+                        host = host < 0 ? i : host;
+                        break;
                 }
             }
 
