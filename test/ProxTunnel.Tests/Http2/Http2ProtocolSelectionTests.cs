@@ -195,4 +195,17 @@ public sealed class Http2ProtocolSelectionTests
         Assert.That(response.Status, Is.EqualTo(400));
         Assert.That(app.SeenTargets, Has.None.EqualTo("*"));
     }
+
+    [Test]
+    public async Task H2cUpgradeRequest_IsAnsweredAsHttp11_AndThePrefaceAfterItIsRefused()
+    {
+        await using var app = await TestApp.StartAsync(t => t.Prefix = "/p/");
+        await using var connection = await RawHttpConnection.OpenAsync(app.Port);
+        await connection.SendAsync("GET http://example.com/up HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+            + "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n");
+        var response = await connection.ReadResponseAsync();
+        Assert.That((response.Status, (string?)response.Json["target"]), Is.EqualTo((200, "/p/http://example.com/up")));
+        await connection.SendAsync(Preface);
+        Assert.That((await connection.ReadResponseAsync(expectBody: false)).Status, Is.EqualTo(400));
+    }
 }
