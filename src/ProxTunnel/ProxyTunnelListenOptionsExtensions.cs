@@ -8,6 +8,7 @@ using ProxTunnel;
 using ProxTunnel.Certificates;
 using ProxTunnel.Connection;
 using ProxTunnel.Diagnostics;
+using ProxTunnel.Http2;
 using ProxTunnel.ProxyHost;
 using ProxTunnel.Rewriting;
 
@@ -37,13 +38,14 @@ public static class ProxyTunnelListenOptionsExtensions
 
         configure?.Invoke(options);
         options.Validate();
-        RestrictToHttp1(listenOptions);
+        RequireHttp1(listenOptions);
 
+        HttpProtocols? boundProtocols = null;
         listenOptions.Use(next =>
         {
             // Runs once when Kestrel builds the listener's pipeline at start-up. Kestrel has read Protocols by now, so
             // this only refuses a listener that was set to drop HTTP/1.1 after UseProxyTunnel.
-            RestrictToHttp1(listenOptions);
+            RequireHttp1(listenOptions);
             var loggerFactory = listenOptions.ApplicationServices.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
             var meterFactory = listenOptions.ApplicationServices.GetService<IMeterFactory>();
             var authority = options.CertificateAuthorityInstance
@@ -51,22 +53,40 @@ public static class ProxyTunnelListenOptionsExtensions
             var pages = options.EnableCertificateDownload ? new ProxyHostPages(authority, options.ProxyHost) : null;
             var logger = loggerFactory.CreateLogger("ProxTunnel.Tunnel");
             var settings = new RewriteSettings(options, pages, logger, ProxyTunnelMetrics.For(meterFactory));
-            var middleware = new ProxyTunnelMiddleware(next, options, authority, settings, logger);
+            boundProtocols ??= listenOptions.Protocols;
+            var http2 = CreateHttp2Settings(listenOptions, boundProtocols.Value, options);
+
+            // Kestrel's HTTP layer took the listener's protocols when it was bound, so HTTP/2 stays on for tunnels; a
+            // UseHttps placed before UseProxyTunnel builds after this and reads Protocols now: TLS to the proxy itself
+            // then offers only http/1.1 (SPEC §4), as proxy clients speak HTTP/1.1 to the proxy.
+            listenOptions.Protocols = HttpProtocols.Http1;
+            var middleware = new ProxyTunnelMiddleware(next, options, authority, settings, http2, logger);
             return middleware.OnConnectionAsync;
         });
         return listenOptions;
     }
 
-    private static void RestrictToHttp1(ListenOptions listenOptions)
+    /// <summary>
+    /// Refuses a listener without HTTP/1.1. Protocols are otherwise left as configured: a plaintext connection never
+    /// shows Kestrel an h2c preface, because every head goes through the HTTP/1.1 rewriter, which refuses the preface;
+    /// HTTP/2 is chosen only by ALPN <c>h2</c> in a TLS tunnel.
+    /// </summary>
+    private static void RequireHttp1(ListenOptions listenOptions)
     {
         if ((listenOptions.Protocols & HttpProtocols.Http1) == 0)
         {
             throw new InvalidOperationException(
                 $"UseProxyTunnel needs HTTP/1.1 on the listener {listenOptions}, but its Protocols are {listenOptions.Protocols}. "
-                + "Proxy clients speak HTTP/1.1 to a proxy: set Protocols to HttpProtocols.Http1 (or leave the default).");
+                + "Proxy clients speak HTTP/1.1 to a proxy: set Protocols to HttpProtocols.Http1AndHttp2 (the default) or Http1.");
         }
+    }
 
-        // Proxy clients speak HTTP/1.1 to proxies; on plaintext Kestrel would otherwise probe for an h2c preface.
-        listenOptions.Protocols = HttpProtocols.Http1;
+    /// <summary>HTTP/2 inside tunnels needs it on the listener and in the options; the frame limits are Kestrel's own,
+    /// which it advertises in its SETTINGS.</summary>
+    private static Http2Settings CreateHttp2Settings(ListenOptions listenOptions, HttpProtocols protocols, ProxyTunnelOptions options)
+    {
+        var limits = listenOptions.KestrelServerOptions.Limits.Http2;
+        var enabled = options.Http2 && (protocols & HttpProtocols.Http2) != 0;
+        return new Http2Settings(enabled, limits.HeaderTableSize, limits.MaxFrameSize, options.MaxRequestHeadersTotalSize);
     }
 }
