@@ -1,0 +1,275 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Security;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
+using ProxTunnel.Certificates;
+
+namespace ProxTunnel.Tests.Http2Clients;
+
+/// <summary>
+/// One Kestrel app on 127.0.0.1 with two listeners: <c>UseProxyTunnel</c> (prefix <c>/prefix/</c>, listener protocols
+/// left at Kestrel's default) and a direct <c>UseHttps</c> HTTP/1.1+HTTP/2 listener with a certificate for
+/// <see cref="Host"/>. Both reach the same app, which records every request and answers it with a JSON echo.
+/// </summary>
+internal sealed class Http2Host : IAsyncDisposable
+{
+    public const string Host = "example.com";
+    public const string Prefix = "/prefix/";
+
+    /// <summary>Paths ending in this stream <see cref="BigResponseLength"/> bytes instead of the echo.</summary>
+    public const string BigResponsePath = "/big-response";
+    public const int BigResponseLength = 2 * 1024 * 1024;
+
+    private readonly WebApplication _app;
+    private readonly ListenOptions[] _listeners;
+
+    private Http2Host(WebApplication app, ProxyCertificateAuthority authority, string directory, ListenOptions[] listeners)
+    {
+        _app = app;
+        _listeners = listeners;
+        Authority = authority;
+        Directory = directory;
+        RootPemPath = Path.Combine(directory, "root.pem");
+        File.WriteAllText(RootPemPath, authority.RootCertificate.ExportCertificatePem());
+    }
+
+    public ProxyCertificateAuthority Authority { get; }
+
+    public string Directory { get; }
+
+    /// <summary>The root certificate alone, for clients that take a CA file.</summary>
+    public string RootPemPath { get; }
+
+    public int ProxyPort => BoundPort(_listeners[0]);
+
+    public int DirectPort => BoundPort(_listeners[1]);
+
+    public Uri ProxyUri => new($"http://127.0.0.1:{ProxyPort}");
+
+    /// <summary>Every request the app has seen, in arrival order.</summary>
+    public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
+
+    /// <summary>Extra routes a test needs, answered before the echo (path → handler).</summary>
+    public ConcurrentDictionary<string, Func<HttpContext, Task>> Routes { get; } = new(StringComparer.Ordinal);
+
+    private static int BoundPort(ListenOptions listener) => listener.IPEndPoint?.Port ?? throw new InvalidOperationException("listener not bound");
+
+    /// <summary>The target the app sees for <paramref name="pathAndQuery"/> through the tunnel, or directly.</summary>
+    public static string ExpectedTarget(bool throughTunnel, string pathAndQuery) =>
+        throughTunnel ? $"{Prefix}https://{Host}{pathAndQuery}" : pathAndQuery;
+
+    public static async Task<Http2Host> StartAsync(Action<ProxyTunnelOptions>? configure = null)
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "proxtunnel-tests", "h2-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(directory);
+        var authority = new ProxyCertificateAuthority(new CertificateAuthorityOptions { RootCertificatePath = Path.Combine(directory, "ca.pem") });
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        var listeners = new ListenOptions[2];
+        builder.WebHost.ConfigureKestrel(o =>
+        {
+            o.Listen(IPAddress.Loopback, 0, l =>
+            {
+                listeners[0] = l;
+                l.UseProxyTunnel(t =>
+                {
+                    t.Prefix = Prefix;
+                    t.CertificateAuthorityInstance = authority;
+                    configure?.Invoke(t);
+                });
+            });
+            o.Listen(IPAddress.Loopback, 0, l =>
+            {
+                listeners[1] = l;
+                l.Protocols = HttpProtocols.Http1AndHttp2;
+                l.UseHttps(authority.GetHostCertificate(Host));
+            });
+        });
+        var app = builder.Build();
+        var host = new Http2Host(app, authority, directory, listeners);
+        app.UseWebSockets();
+        app.Run(host.HandleAsync);
+        await app.StartAsync();
+        return host;
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var target = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
+        if (context.WebSockets.IsWebSocketRequest)
+        {
+            Requests.Enqueue(Record(context, target, 0, "", []));
+            await EchoWebSocketAsync(context, target);
+            return;
+        }
+
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long length = 0;
+        var chunk = new byte[16384];
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(chunk, context.RequestAborted)) > 0)
+        {
+            sha.AppendData(chunk, 0, read);
+            length += read;
+        }
+
+        var trailers = new List<KeyValuePair<string, string>>();
+        if (context.Request.SupportsTrailers() && context.Request.CheckTrailersAvailable())
+        {
+            foreach (var trailer in context.Features.Get<IHttpRequestTrailersFeature>()!.Trailers)
+            {
+                trailers.AddRange(trailer.Value.Select(v => KeyValuePair.Create(trailer.Key, v ?? "")));
+            }
+        }
+
+        var record = Record(context, target, length, Convert.ToHexStringLower(sha.GetHashAndReset()), trailers);
+        Requests.Enqueue(record);
+        var path = context.Request.Path.Value ?? "";
+        foreach (var (suffix, handler) in Routes)
+        {
+            if (path.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                await handler(context);
+                return;
+            }
+        }
+
+        if (path.EndsWith(BigResponsePath, StringComparison.Ordinal))
+        {
+            context.Response.ContentLength = BigResponseLength;
+            var block = new byte[64 * 1024];
+            for (var sent = 0; sent < BigResponseLength; sent += block.Length)
+            {
+                await context.Response.Body.WriteAsync(block, context.RequestAborted);
+            }
+
+            return;
+        }
+
+        context.Response.ContentType = "application/json";
+        await context.Response.WriteAsync(ToJson(record).ToJsonString(), context.RequestAborted);
+    }
+
+    private static RecordedRequest Record(HttpContext context, string target, long length, string sha, List<KeyValuePair<string, string>> trailers)
+    {
+        var headers = new List<KeyValuePair<string, string>>();
+        foreach (var header in context.Request.Headers)
+        {
+            headers.AddRange(header.Value.Select(v => KeyValuePair.Create(header.Key, v ?? "")));
+        }
+
+        return new RecordedRequest(context.Request.Protocol, context.Request.Method, target, context.Request.IsHttps, headers, length, sha, trailers,
+            context.Connection.Id);
+    }
+
+    private static async Task EchoWebSocketAsync(HttpContext context, string target)
+    {
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        var buffer = new byte[4096];
+        for (var messages = 0; messages < 1000; messages++)
+        {
+            var received = await socket.ReceiveAsync(buffer, context.RequestAborted);
+            if (received.MessageType == WebSocketMessageType.Close)
+            {
+                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, context.RequestAborted);
+                return;
+            }
+
+            var reply = Encoding.UTF8.GetBytes($"{context.Request.Protocol} {target} {Encoding.UTF8.GetString(buffer, 0, received.Count)}");
+            await socket.SendAsync(reply, WebSocketMessageType.Text, true, context.RequestAborted);
+        }
+    }
+
+    public static JsonObject ToJson(RecordedRequest record)
+    {
+        static JsonArray Pairs(IEnumerable<KeyValuePair<string, string>> pairs) =>
+            new(pairs.Select(p => (JsonNode)new JsonArray(p.Key, p.Value)).ToArray());
+
+        return new JsonObject
+        {
+            ["protocol"] = record.Protocol,
+            ["method"] = record.Method,
+            ["target"] = record.Target,
+            ["isHttps"] = record.IsHttps,
+            ["headers"] = Pairs(record.Headers),
+            ["bodyLength"] = record.BodyLength,
+            ["bodySha256"] = record.BodySha256,
+            ["trailers"] = Pairs(record.Trailers),
+            ["connection"] = record.ConnectionId,
+        };
+    }
+
+    /// <summary>Trusts exactly this host's root (name checks stay on).</summary>
+    public bool ValidateWithRoot(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+    {
+        if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
+        {
+            return false;
+        }
+
+        using var custom = new X509Chain();
+        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        custom.ChainPolicy.CustomTrustStore.Add(Authority.RootCertificate);
+        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return custom.Build(new X509Certificate2(certificate));
+    }
+
+    /// <summary>A handler that proxies through this host's tunnel listener (or goes direct with <paramref name="direct"/>, mapping <see cref="Host"/> to the direct port).</summary>
+    public SocketsHttpHandler CreateHandler(bool direct = false)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = ValidateWithRoot },
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        };
+        if (direct)
+        {
+            handler.UseProxy = false;
+            handler.ConnectCallback = async (_, cancellationToken) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    await socket.ConnectAsync(IPAddress.Loopback, DirectPort, cancellationToken);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+        }
+        else
+        {
+            handler.UseProxy = true;
+            handler.Proxy = new WebProxy(ProxyUri);
+        }
+
+        return handler;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        Authority.Dispose();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
