@@ -59,6 +59,9 @@ internal sealed class Http2Host : IAsyncDisposable
     /// <summary>Every request the app has seen, in arrival order.</summary>
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
 
+    /// <summary>Answer every recorded request with an empty 204 instead of the JSON echo (the differential test reads only statuses).</summary>
+    public bool QuietResponses { get; set; }
+
     /// <summary>Extra routes a test needs, answered before the echo (path → handler).</summary>
     public ConcurrentDictionary<string, Func<HttpContext, Task>> Routes { get; } = new(StringComparer.Ordinal);
 
@@ -134,6 +137,12 @@ internal sealed class Http2Host : IAsyncDisposable
 
         var record = Record(context, target, length, Convert.ToHexStringLower(sha.GetHashAndReset()), trailers);
         Requests.Enqueue(record);
+        if (QuietResponses)
+        {
+            context.Response.StatusCode = StatusCodes.Status204NoContent;
+            return;
+        }
+
         var path = context.Request.Path.Value ?? "";
         foreach (var (suffix, handler) in Routes)
         {
