@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using ProxTunnel;
 using ProxTunnel.Certificates;
 using ProxTunnel.Connection;
+using ProxTunnel.Http2;
 using ProxTunnel.ProxyHost;
 using ProxTunnel.Rewriting;
 
@@ -31,35 +32,46 @@ public static class ProxyTunnelListenOptionsExtensions
 
         configure?.Invoke(options);
         options.Validate();
-        RestrictToHttp1(listenOptions);
+        RequireHttp1(listenOptions);
 
         listenOptions.Use(next =>
         {
             // Runs once when Kestrel builds the listener's pipeline at start-up. Kestrel has read Protocols by now, so
             // this only refuses a listener that was set to drop HTTP/1.1 after UseProxyTunnel.
-            RestrictToHttp1(listenOptions);
+            RequireHttp1(listenOptions);
             var loggerFactory = listenOptions.ApplicationServices.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
             var authority = options.CertificateAuthorityInstance
                 ?? CertificateAuthorityRegistry.For(listenOptions.ApplicationServices).GetOrCreate(options.CertificateAuthority, loggerFactory);
             var pages = options.EnableCertificateDownload ? new ProxyHostPages(authority, options.ProxyHost) : null;
             var logger = loggerFactory.CreateLogger("ProxTunnel.Tunnel");
             var settings = new RewriteSettings(options, pages, logger);
-            var middleware = new ProxyTunnelMiddleware(next, options, authority, settings, logger);
+            var http2 = CreateHttp2Settings(listenOptions, options);
+            var middleware = new ProxyTunnelMiddleware(next, options, authority, settings, http2, logger);
             return middleware.OnConnectionAsync;
         });
         return listenOptions;
     }
 
-    private static void RestrictToHttp1(ListenOptions listenOptions)
+    private static void RequireHttp1(ListenOptions listenOptions)
     {
         if ((listenOptions.Protocols & HttpProtocols.Http1) == 0)
         {
             throw new InvalidOperationException(
                 $"UseProxyTunnel needs HTTP/1.1 on the listener {listenOptions}, but its Protocols are {listenOptions.Protocols}. "
-                + "Proxy clients speak HTTP/1.1 to a proxy: set Protocols to HttpProtocols.Http1 (or leave the default).");
+                + "Proxy clients speak HTTP/1.1 to a proxy: set Protocols to HttpProtocols.Http1AndHttp2 (the default) or Http1.");
         }
 
-        // Proxy clients speak HTTP/1.1 to proxies; on plaintext Kestrel would otherwise probe for an h2c preface.
-        listenOptions.Protocols = HttpProtocols.Http1;
+        // Protocols stay as configured: a plaintext connection never shows Kestrel an h2c preface, because every head
+        // goes through the HTTP/1.1 rewriter, which refuses anything but HTTP/1.x; HTTP/2 is chosen only by ALPN h2 in
+        // a TLS tunnel.
+    }
+
+    /// <summary>HTTP/2 inside tunnels needs it on the listener and in the options; the frame limits are Kestrel's own,
+    /// which it advertises in its SETTINGS.</summary>
+    private static Http2Settings CreateHttp2Settings(ListenOptions listenOptions, ProxyTunnelOptions options)
+    {
+        var limits = listenOptions.KestrelServerOptions.Limits.Http2;
+        var enabled = options.Http2 && (listenOptions.Protocols & HttpProtocols.Http2) != 0;
+        return new Http2Settings(enabled, limits.HeaderTableSize, limits.MaxFrameSize, options.MaxRequestHeadersTotalSize);
     }
 }

@@ -50,6 +50,10 @@ public sealed class ProxyTunnelOptions
     /// <summary>Largest total of the header lines of one head (Kestrel's default: 32 KiB). Larger heads get 431.</summary>
     public int MaxRequestHeadersTotalSize { get; set; } = 32 * 1024;
 
+    /// <summary>Offer HTTP/2 (ALPN <c>h2</c>) inside TLS tunnels when the listener's protocols include HTTP/2 (SPEC §3.9).
+    /// Plain proxy connections, plain tunnels, TLS to the proxy itself and tunnels to a proxy host stay HTTP/1.1.</summary>
+    public bool Http2 { get; set; } = true;
+
     /// <summary>Most CONNECT tunnels open at once on this listener; 0 means no limit. Further CONNECTs get 503.</summary>
     public int MaxConcurrentTunnels { get; set; }
 
@@ -72,6 +76,7 @@ public sealed class ProxyTunnelOptions
         MaxRequestLineSize = other.MaxRequestLineSize;
         MaxRequestHeadersTotalSize = other.MaxRequestHeadersTotalSize;
         MaxConcurrentTunnels = other.MaxConcurrentTunnels;
+        Http2 = other.Http2;
     }
 
     /// <summary>Fails fast at start-up with a message naming the bad option.</summary>

@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Logging;
 using ProxTunnel.Certificates;
 using ProxTunnel.Diagnostics;
+using ProxTunnel.Http2;
 using ProxTunnel.Resolvers;
 using ProxTunnel.Rewriting;
 
@@ -23,16 +24,19 @@ namespace ProxTunnel.Connection;
 internal sealed class ProxyTunnelMiddleware
 {
     private static readonly List<SslApplicationProtocol> Http11Only = [SslApplicationProtocol.Http11];
+    private static readonly List<SslApplicationProtocol> Http2AndHttp11 = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11];
 
     private readonly ConnectionDelegate _next;
     private readonly ProxyTunnelOptions _options;
     private readonly ProxyCertificateAuthority _authority;
     private readonly RewriteSettings _settings;
+    private readonly Http2Settings _http2;
     private readonly ILogger _logger;
     private int _activeTunnels;
 
-    public ProxyTunnelMiddleware(ConnectionDelegate next, ProxyTunnelOptions options, ProxyCertificateAuthority authority, RewriteSettings settings, ILogger logger)
+    public ProxyTunnelMiddleware(ConnectionDelegate next, ProxyTunnelOptions options, ProxyCertificateAuthority authority, RewriteSettings settings, Http2Settings http2, ILogger logger)
     {
+        _http2 = http2;
         _next = next;
         _options = options;
         _authority = authority;
@@ -176,7 +180,15 @@ internal sealed class ProxyTunnelMiddleware
             ProxyTunnelLog.TunnelOpened(_logger, context.ConnectionId, connect.Host, connect.Port, isTls, serverName);
             context.Features.Set<IProxyTunnelFeature>(new ProxyTunnelFeature(connect.Host, connect.Port, serverName, isTls, connect.ProxyAuthorization));
             sniffer.Reset(tunnelLayer.Output);
-            rewriter.Start(tunnelLayer.Input, tunnelLayer.Output, sniffer, new TunnelTarget(isTls, host, connect.Port, connect.Headers));
+            var target = new TunnelTarget(isTls, host, connect.Port, connect.Headers);
+            if (tls?.IsHttp2 == true)
+            {
+                var wentAway = await Http2Tunnel.RunAsync(context, _next, _http2, _settings, tunnelLayer.Input, sniffer, target);
+                await LingerIfRefusedAsync(wentAway, tunnelLayer);
+                return;
+            }
+
+            rewriter.Start(tunnelLayer.Input, tunnelLayer.Output, sniffer, target);
             context.Transport = new DuplexPipe(rewriter, sniffer);
             await _next(context);
             await LingerIfRefusedAsync(rewriter.Refused, tunnelLayer);
@@ -334,7 +346,7 @@ internal sealed class ProxyTunnelMiddleware
                     return ValueTask.FromResult(new SslServerAuthenticationOptions
                     {
                         ServerCertificateContext = certificate,
-                        ApplicationProtocols = Http11Only,
+                        ApplicationProtocols = OffersHttp2(tunnelTarget, serverName) ? Http2AndHttp11 : Http11Only,
                         EnabledSslProtocols = _options.SslProtocols,
                         ClientCertificateRequired = false,
                         CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
@@ -376,6 +388,10 @@ internal sealed class ProxyTunnelMiddleware
         var output = PipeWriter.Create(sslStream, new StreamPipeWriterOptions(pool, leaveOpen: true));
         return new TransportLayer(input, output, sslStream, serverName);
     }
+
+    /// <summary>HTTP/2 only inside TLS tunnels, and not to a proxy host: the library answers those itself, in HTTP/1.1.</summary>
+    private bool OffersHttp2(ConnectRequest? tunnelTarget, string? serverName)
+        => _http2.Enabled && tunnelTarget is not null && _settings.ClassifyHost(serverName ?? tunnelTarget.Host) == 0;
 
     private ValueTask WriteErrorAsync(ConnectionContext context, PipeWriter output, RejectReason reason, string? realm = null)
         => ProxyResponses.RefuseAsync(output, reason, realm, _logger, context.ConnectionId);
@@ -455,6 +471,8 @@ internal sealed class ProxyTunnelMiddleware
         public PipeWriter Output { get; } = output;
 
         public string? ServerName { get; } = serverName;
+
+        public bool IsHttp2 => sslStream?.NegotiatedApplicationProtocol == SslApplicationProtocol.Http2;
 
         public async ValueTask DisposeAsync()
         {

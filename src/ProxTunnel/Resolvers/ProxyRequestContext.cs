@@ -11,6 +11,7 @@ public sealed class ProxyRequestContext
     private ReadOnlyMemory<byte> _head;
     private RequestHead? _parsed;
     private string? _absoluteUrl;
+    private IReadOnlyDictionary<string, string>? _headers;
 
     internal ProxyRequestContext()
     {
@@ -56,17 +57,19 @@ public sealed class ProxyRequestContext
     }
 
     /// <summary>The first value of a request header (case-insensitive name), or null.</summary>
-    public string? GetRequestHeader(string name) => _parsed?.GetHeader(_head.Span, name);
+    public string? GetRequestHeader(string name)
+        => _parsed?.GetHeader(_head.Span, name) ?? (_headers is not null && _headers.TryGetValue(name, out var value) ? value : null);
 
     /// <summary>Every request header, repeated names joined with <c>, </c>.</summary>
     public IReadOnlyDictionary<string, string> GetRequestHeaders()
-        => _parsed?.ToDictionary(_head.Span) ?? new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        => _parsed?.ToDictionary(_head.Span) ?? _headers ?? new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 
     internal void Set(ReadOnlyMemory<byte> head, RequestHead parsed, string scheme, string host, int port, string pathAndQuery,
         bool isTunnel, IReadOnlyDictionary<string, string>? connectHeaders)
     {
         _head = head;
         _parsed = parsed;
+        _headers = null;
         _absoluteUrl = null;
         Method = KnownMethods.GetString(parsed.Method(head.Span));
         Scheme = scheme;
@@ -77,8 +80,26 @@ public sealed class ProxyRequestContext
         ConnectHeaders = connectHeaders;
     }
 
+    /// <summary>For an HTTP/2 request stream: its fields come decoded, as a dictionary.</summary>
+    internal void Set(string method, string scheme, string host, int port, string pathAndQuery,
+        IReadOnlyDictionary<string, string> headers, IReadOnlyDictionary<string, string>? connectHeaders)
+    {
+        _head = default;
+        _parsed = null;
+        _headers = headers;
+        _absoluteUrl = null;
+        Method = method;
+        Scheme = scheme;
+        Host = host;
+        Port = port;
+        PathAndQuery = pathAndQuery;
+        IsTunnel = true;
+        ConnectHeaders = connectHeaders;
+    }
+
     internal void Clear()
     {
+        _headers = null;
         _head = default;
         _parsed = null;
     }

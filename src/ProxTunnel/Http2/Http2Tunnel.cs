@@ -1,0 +1,28 @@
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+using ProxTunnel.Connection;
+using ProxTunnel.Rewriting;
+
+namespace ProxTunnel.Http2;
+
+/// <summary>Runs Kestrel's HTTP/2 over a TLS tunnel that negotiated <c>h2</c>, through the frame rewriter.</summary>
+internal static class Http2Tunnel
+{
+    /// <summary>Returns true when the connection ended with the rewriter's GOAWAY (the caller then drains and closes).</summary>
+    public static async Task<bool> RunAsync(ConnectionContext context, ConnectionDelegate next, Http2Settings http2, RewriteSettings settings,
+        PipeReader input, PipeWriter output, TunnelTarget target)
+    {
+        Http2Log.Negotiated(settings.Logger, context.ConnectionId);
+        using var reader = new Http2RewritingReader(http2, settings, context.ConnectionId, input, target);
+        context.Transport = new DuplexPipe(reader, output);
+        await next(context);
+        if (reader.GoAwayError is not { } error)
+        {
+            return false;
+        }
+
+        // Kestrel has finished writing (its input ended before the bad block), so this frame cannot interleave with its own.
+        await output.WriteAsync(Http2Frame.GoAway(reader.LastStreamId, error), context.ConnectionClosed);
+        return true;
+    }
+}
