@@ -213,6 +213,12 @@ internal static class RequestHeadParser
             return RejectReason.InvalidRequestLine;
         }
 
+        if (line.StartsWith("PRI "u8))
+        {
+            // The HTTP/2 preface's method: never let Kestrel see it as a head (it would probe it as h2c prior knowledge).
+            return RejectReason.InvalidRequestLine;
+        }
+
         if (version.SequenceEqual("HTTP/1.1"u8))
         {
             result.IsHttp10 = false;

@@ -59,10 +59,16 @@ public sealed class RewriterSplitTests
     }
 
     /// <summary>Reads the rewriter the way Kestrel does (everything handed is consumed) and returns what Kestrel would see.</summary>
-    internal static async Task<string> RewriteAsync(int[] cuts, string input = Stream, string prefix = "/p/")
+    internal static async Task<string> RewriteAsync(int[] cuts, string input = Stream, string prefix = "/p/", string[]? proxyHosts = null)
     {
         var source = new ScriptedPipeReader(Encoding.Latin1.GetBytes(input), cuts);
-        var settings = new RewriteSettings(new ProxyTunnelOptions { Prefix = prefix }, pages: null, NullLogger.Instance);
+        var options = new ProxyTunnelOptions { Prefix = prefix };
+        foreach (var host in proxyHosts ?? [])
+        {
+            options.ProxyHosts.Add(host);
+        }
+
+        var settings = new RewriteSettings(options, pages: null, NullLogger.Instance);
         using var rewriter = new RewritingPipeReader(settings, "test");
         var responses = new Pipe();
         rewriter.Start(source, responses.Writer, new ResponseSniffingWriter(responses.Writer), tunnel: null);
