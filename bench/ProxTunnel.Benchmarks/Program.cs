@@ -8,6 +8,11 @@ if (args.Length > 0 && args[0] == "load")
     return await LoadHarness.RunAsync(args[1..]);
 }
 
+if (args.Length > 0 && args[0] == "load-h2")
+{
+    return await Http2Load.RunStandaloneAsync(args[1..]);
+}
+
 if (args.Length > 0 && args[0] == IdleClient.Command)
 {
     return await IdleClient.RunAsync(args[1..]);
