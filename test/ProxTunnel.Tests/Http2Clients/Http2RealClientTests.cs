@@ -53,6 +53,24 @@ public sealed class Http2RealClientTests
         });
     }
 
+    [Test]
+    public async Task CurlHttp2_WithProxyAuthResolver_EveryStreamGetsTheConnectUsersPrefix()
+    {
+        await using var host = await Http2Host.StartAsync(t => t.PrefixResolver = new Resolvers.ProxyAuthPrefixResolver());
+        var result = await Curl.RunAsync("-x", host.ProxyUri.ToString(), "--proxy-user", "alice:secret", "--http2", "--cacert", host.RootPemPath,
+            $"https://{Http2Host.Host}/first", "--next", "-x", host.ProxyUri.ToString(), "--proxy-user", "alice:secret", "--http2",
+            "--cacert", host.RootPemPath, $"https://{Http2Host.Host}/second");
+        Assert.That(result.ExitCode, Is.Zero, result.ToString());
+        var records = host.Requests.ToArray();
+        Assert.Multiple(() =>
+        {
+            Assert.That(records.Select(r => r.Target), Is.EqualTo(new[] { "/alice/https://example.com/first", "/alice/https://example.com/second" }));
+            Assert.That(records.Select(r => r.Protocol), Is.All.EqualTo("HTTP/2"));
+            Assert.That(records.Select(r => r.ConnectionId).Distinct().Count(), Is.EqualTo(1), "both requests on one tunnel");
+            Assert.That(records.SelectMany(r => r.Headers).Select(h => h.Key), Has.None.EqualTo("Proxy-Authorization"));
+        });
+    }
+
     [TestCase(true)]
     [TestCase(false)]
     public async Task HttpClientHttp2_NegotiatesH2AndAppSeesRewrittenTarget(bool throughTunnel)

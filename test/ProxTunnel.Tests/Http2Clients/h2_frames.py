@@ -52,16 +52,14 @@ class Client:
     def send(self, *frames):
         try:
             self.sock.sendall(b"".join(f.serialize() for f in frames))
-        except OSError as error:  # the server may close while a hostile scenario still writes
+        except OSError as error:  # the server may close while a hostile scenario still writes; reading tells the rest
             self.send_error = str(error)
-            self.closed = True
 
     def send_raw(self, data):
         try:
             self.sock.sendall(data)
         except OSError as error:
             self.send_error = str(error)
-            self.closed = True
 
     def start(self):
         settings = SettingsFrame(0, settings={SettingsFrame.ENABLE_PUSH: 0, SettingsFrame.INITIAL_WINDOW_SIZE: CLIENT_WINDOW})
@@ -387,7 +385,7 @@ def continuation_flood(c):
     fragment = bytes([0x00, 0x01]) + b"x" + bytes([0x01]) + b"y"  # literal without indexing "x: y"
     sent = 0
     deadline = time.monotonic() + DEADLINE_SECONDS
-    while not c.closed and c.goaway is None and sent < 200000 and time.monotonic() < deadline:
+    while not c.closed and c.goaway is None and c.send_error is None and sent < 200000 and time.monotonic() < deadline:
         c.send(*[ContinuationFrame(stream_id, data=fragment) for _ in range(500)])
         sent += 500
         c.pump_until(lambda: False, seconds=0.001)
