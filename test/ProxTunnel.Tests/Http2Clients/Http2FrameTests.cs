@@ -56,8 +56,17 @@ public sealed class Http2FrameTests
         return echoes.Select(e => e["body"]!).ToArray();
     }
 
-    private void AssertNeverReachedApp(string marker) =>
-        Assert.That(_host.Requests.Select(r => r.Target).Where(t => t.Contains(marker, StringComparison.Ordinal)), Is.Empty, "requests the app saw");
+    /// <summary>Runs a scenario that must end the connection with GOAWAY(<paramref name="errorCode"/>) before its request reaches the app.</summary>
+    private async Task AssertGoAwayAndAppUntouchedAsync(string scenario, bool throughTunnel, int errorCode, string marker)
+    {
+        var report = await H2Frames.RunAsync(_host, scenario, throughTunnel);
+        Assert.Multiple(() =>
+        {
+            Assert.That((int?)report["goaway"]?["errorCode"], Is.EqualTo(errorCode), "GOAWAY error code");
+            Assert.That((bool?)report["closed"], Is.True);
+            Assert.That(_host.Requests.Select(r => r.Target).Where(t => t.Contains(marker, StringComparison.Ordinal)), Is.Empty, "requests the app saw");
+        });
+    }
 
     [TestCase(true)]
     [TestCase(false)]
@@ -133,16 +142,8 @@ public sealed class Http2FrameTests
 
     [TestCase(true)]
     [TestCase(false)]
-    public async Task TableSizeUpdate_AboveAdvertisedSize_EndsWithGoAwayCompressionError(bool throughTunnel)
-    {
-        var report = await H2Frames.RunAsync(_host, "table-size-too-big", throughTunnel);
-        Assert.Multiple(() =>
-        {
-            Assert.That((int?)report["goaway"]?["errorCode"], Is.EqualTo(CompressionError));
-            Assert.That((bool?)report["closed"], Is.True);
-        });
-        AssertNeverReachedApp("/tsbig/");
-    }
+    public Task TableSizeUpdate_AboveAdvertisedSize_EndsWithGoAwayCompressionError(bool throughTunnel)
+        => AssertGoAwayAndAppUntouchedAsync("table-size-too-big", throughTunnel, CompressionError, "/tsbig/");
 
     [TestCase(true)]
     [TestCase(false)]
@@ -211,27 +212,11 @@ public sealed class Http2FrameTests
 
     [TestCase(true, EnhanceYourCalm)]
     [TestCase(false, KestrelProtocolError)]
-    public async Task ContinuationFlood_EndsWithGoAwayAndNeverReachesApp(bool throughTunnel, int errorCode)
-    {
-        var report = await H2Frames.RunAsync(_host, "continuation-flood", throughTunnel);
-        Assert.Multiple(() =>
-        {
-            Assert.That((int?)report["goaway"]?["errorCode"], Is.EqualTo(errorCode), "GOAWAY error code");
-            Assert.That((bool?)report["closed"], Is.True);
-        });
-        AssertNeverReachedApp("/flood/");
-    }
+    public Task ContinuationFlood_EndsWithGoAwayAndNeverReachesApp(bool throughTunnel, int errorCode)
+        => AssertGoAwayAndAppUntouchedAsync("continuation-flood", throughTunnel, errorCode, "/flood/");
 
     [TestCase(true, EnhanceYourCalm)]
     [TestCase(false, KestrelProtocolError)]
-    public async Task HpackBomb_EndsWithGoAwayAndNeverReachesApp(bool throughTunnel, int errorCode)
-    {
-        var report = await H2Frames.RunAsync(_host, "hpack-bomb", throughTunnel);
-        Assert.Multiple(() =>
-        {
-            Assert.That((int?)report["goaway"]?["errorCode"], Is.EqualTo(errorCode), "GOAWAY error code");
-            Assert.That((bool?)report["closed"], Is.True);
-        });
-        AssertNeverReachedApp("/bomb/");
-    }
+    public Task HpackBomb_EndsWithGoAwayAndNeverReachesApp(bool throughTunnel, int errorCode)
+        => AssertGoAwayAndAppUntouchedAsync("hpack-bomb", throughTunnel, errorCode, "/bomb/");
 }

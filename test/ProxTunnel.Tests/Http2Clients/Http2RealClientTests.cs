@@ -53,6 +53,15 @@ public sealed class Http2RealClientTests
         });
     }
 
+    private HttpClient CreateHttp2Client(bool throughTunnel) => new(_host.CreateHandler(direct: !throughTunnel))
+    {
+        DefaultRequestVersion = HttpVersion.Version20,
+
+        // OrLower so a tunnel that only offers http/1.1 fails on the version assertion, not in the handshake.
+        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        Timeout = Timeout,
+    };
+
     [Test]
     public async Task CurlHttp2_WithProxyAuthResolver_EveryStreamGetsTheConnectUsersPrefix()
     {
@@ -75,13 +84,7 @@ public sealed class Http2RealClientTests
     [TestCase(false)]
     public async Task HttpClientHttp2_NegotiatesH2AndAppSeesRewrittenTarget(bool throughTunnel)
     {
-        using var client = new HttpClient(_host.CreateHandler(direct: !throughTunnel))
-        {
-            DefaultRequestVersion = HttpVersion.Version20,
-            // OrLower so a tunnel that only offers http/1.1 fails on the version assertion, not in the handshake.
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-            Timeout = Timeout,
-        };
+        using var client = CreateHttp2Client(throughTunnel);
         using var response = await client.GetAsync(new Uri($"https://{Http2Host.Host}/client/a?b=c%20d"));
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
         Assert.Multiple(() =>
@@ -97,12 +100,7 @@ public sealed class Http2RealClientTests
     [TestCase(false)]
     public async Task HttpClientHttp2_ManyConcurrentRequests_ShareOneConnectionAndAllAreRewritten(bool throughTunnel)
     {
-        using var client = new HttpClient(_host.CreateHandler(direct: !throughTunnel))
-        {
-            DefaultRequestVersion = HttpVersion.Version20,
-            DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
-            Timeout = Timeout,
-        };
+        using var client = CreateHttp2Client(throughTunnel);
         var targets = await Task.WhenAll(Enumerable.Range(0, 64).Select(async i =>
         {
             using var content = new ByteArrayContent(new byte[i * 1000]);
