@@ -9,7 +9,8 @@ internal static class H2Frames
     public const string Python = "/usr/bin/python3";
     private static readonly string Script = Path.Combine(AppContext.BaseDirectory, "Http2Clients", "h2_frames.py");
 
-    public static bool IsAvailable => File.Exists(Python);
+    /// <summary>Debian's python3-h2 brings hyperframe and hpack, which the script uses.</summary>
+    public static bool IsAvailable => File.Exists(Python) && Directory.Exists("/usr/lib/python3/dist-packages/hyperframe");
 
     public static async Task<JsonNode> RunAsync(Http2Host host, string scenario, bool throughTunnel)
     {

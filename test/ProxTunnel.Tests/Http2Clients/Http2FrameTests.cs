@@ -20,7 +20,7 @@ public sealed class Http2FrameTests
     {
         if (!H2Frames.IsAvailable)
         {
-            Assert.Ignore("python3 is not installed");
+            Assert.Ignore("python3-h2 is not installed (apt-get install python3-h2)");
         }
 
         _host = await Http2Host.StartAsync();
