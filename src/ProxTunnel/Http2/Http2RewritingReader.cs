@@ -18,6 +18,7 @@ namespace ProxTunnel.Http2;
 internal sealed class Http2RewritingReader : PipeReader, IDisposable
 {
     private readonly Http2Settings _http2;
+    private readonly TimeSpan _blockTimeout;
     private readonly ILogger _logger;
     private readonly string _connectionId;
     private readonly PipeReader _source;
@@ -48,9 +49,14 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
 
     private bool _ended;
 
+    // Armed while a header block is incomplete: it must arrive whole within RequestHeadersTimeout (Slowloris).
+    private CancellationTokenSource? _blockTimer;
+    private bool _blockTimerArmed;
+
     public Http2RewritingReader(Http2Settings http2, RewriteSettings settings, string connectionId, PipeReader source, TunnelTarget tunnel)
     {
         _http2 = http2;
+        _blockTimeout = settings.RequestHeadersTimeout;
         _logger = settings.Logger;
         _connectionId = connectionId;
         _source = source;
@@ -93,7 +99,18 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
 
             if (!_hasBuffer)
             {
-                var sourceResult = await _source.ReadAsync(cancellationToken);
+                ReadResult sourceResult;
+                try
+                {
+                    sourceResult = _blockTimerArmed ? await ReadWithBlockTimeoutAsync(cancellationToken) : await _source.ReadAsync(cancellationToken);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    GoAway(Http2ErrorCode.EnhanceYourCalm, "a header block not completed within RequestHeadersTimeout");
+                    _ended = true;
+                    return new ReadResult(default, false, true);
+                }
+
                 if (sourceResult.IsCanceled)
                 {
                     _source.AdvanceTo(sourceResult.Buffer.Start);
@@ -125,7 +142,13 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
                 var block = await TakeBlockAsync(cancellationToken);
                 if (block is { } handed)
                 {
+                    _blockTimerArmed = false;
                     return handed;
+                }
+
+                if (!_blockTimerArmed && GoAwayError is null)
+                {
+                    ArmBlockTimer();
                 }
 
                 if (GoAwayError is not null)
@@ -145,6 +168,25 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
             _source.AdvanceTo(_buffer.Start, _buffer.End);
             _hasBuffer = false;
         }
+    }
+
+    private void ArmBlockTimer()
+    {
+        if (_blockTimer is null || !_blockTimer.TryReset())
+        {
+            _blockTimer?.Dispose();
+            _blockTimer = new CancellationTokenSource();
+        }
+
+        _blockTimer.CancelAfter(_blockTimeout);
+        _blockTimerArmed = true;
+    }
+
+    private async ValueTask<ReadResult> ReadWithBlockTimeoutAsync(CancellationToken cancellationToken)
+    {
+        var timer = _blockTimer!.Token;
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timer) : null;
+        return await _source.ReadAsync(linked?.Token ?? timer);
     }
 
     /// <summary>Extends the cleared region over pass-through frames; stops at a HEADERS frame or where the bytes end.</summary>
@@ -208,6 +250,7 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
     /// needed or the connection must end (<see cref="GoAwayError"/> set). Limits are checked on each frame header as
     /// soon as it arrives, so a flood is stopped before its payload is buffered.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<ReadResult?> TakeBlockAsync(CancellationToken cancellationToken)
     {
         if (!FindBlockEnd(out var streamId, out var blockBytes))
@@ -448,5 +491,9 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
         _ended = true;
     }
 
-    public void Dispose() => _decoder.Dispose();
+    public void Dispose()
+    {
+        _decoder.Dispose();
+        _blockTimer?.Dispose();
+    }
 }

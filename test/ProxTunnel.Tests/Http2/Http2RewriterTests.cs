@@ -391,4 +391,35 @@ public sealed class Http2RewriterTests
         var output = await RunAsync(input, [.. Enumerable.Range(1, 80).Select(i => i * 211)]);
         Assert.That(output.Frames.Last().Payload, Is.EqualTo(body));
     }
+
+    [Test]
+    public async Task GoAway_EnhanceYourCalm_WhenAHeaderBlockDoesNotCompleteInTime()
+    {
+        var pipe = new System.IO.Pipelines.Pipe();
+        await pipe.Writer.WriteAsync(Concat(Preface, Frame(Headers, EndHeaders, 1, Request()), Frame(Headers, 0, 3, Request().AsSpan(0, 4))));
+        var options = new ProxyTunnelOptions { Prefix = "/p/", RequestHeadersTimeout = TimeSpan.FromMilliseconds(200) };
+        var settings = new RewriteSettings(options, pages: null, NullLogger.Instance);
+        using var reader = new Http2RewritingReader(new Http2Settings(true, 4096, 16384, 32 * 1024), settings, "slow", pipe.Reader,
+            new TunnelTarget(true, "tunnel.example", 443, new Dictionary<string, string>()));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var handed = 0L;
+        for (var i = 0; i < 100; i++)
+        {
+            var result = await reader.ReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+            handed += result.Buffer.Length;
+            reader.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(reader.GoAwayError, Is.EqualTo(Http2ErrorCode.EnhanceYourCalm));
+            Assert.That(reader.LastStreamId, Is.EqualTo(1));
+            Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(150)));
+        });
+        await pipe.Writer.CompleteAsync();
+    }
 }

@@ -131,4 +131,24 @@ public sealed class Http2TunnelTests
             Assert.That(json["headers"]!.AsObject().Any(h => h.Key.Equals("Proxy-Authorization", StringComparison.OrdinalIgnoreCase)), Is.False);
         });
     }
+
+    [Test]
+    public async Task ProxyAuthResolver_RunsPerStream_WithTheConnectCredentials()
+    {
+        await using var app = await StartAsync(t => t.PrefixResolver = new ProxTunnel.Resolvers.ProxyAuthPrefixResolver("archive"));
+        using var client = app.CreateClient(new NetworkCredential("alice", "secret"));
+        client.DefaultRequestVersion = HttpVersion.Version20;
+        client.DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await client.GetAsync(new Uri($"https://example.com/page/{i}"));
+            var json = TestApp.ParseJson(await response.Content.ReadAsStringAsync());
+            Assert.Multiple(() =>
+            {
+                Assert.That(response.Version, Is.EqualTo(HttpVersion.Version20));
+                Assert.That((string?)json["target"], Is.EqualTo($"/alice/https://example.com/page/{i}"));
+                Assert.That((string?)json["tunnel"]!["proxyAuthorization"], Does.StartWith("Basic "));
+            });
+        }
+    }
 }
