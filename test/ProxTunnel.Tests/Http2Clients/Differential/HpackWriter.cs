@@ -5,9 +5,10 @@ namespace ProxTunnel.Tests.Http2Clients.Differential;
 
 /// <summary>
 /// A deliberately varied HPACK encoder (RFC 7541) for the differential test: it keeps a real dynamic table and picks
-/// between indexed fields, name references and the three literal kinds at random (seeded), so a request set exercises
-/// table reuse, evictions and size updates. String literals are never Huffman-coded (the Python scenarios cover
-/// Huffman). Two writers with the same seed fed the same fields write the same bytes.
+/// between indexed fields, name references, the three literal kinds and Huffman-coded or raw strings at random (seeded),
+/// so a request set exercises table reuse, evictions and size updates. Huffman uses the library's code table: were that
+/// table wrong, direct Kestrel (with its own table) would refuse or see other values, and the comparison would show it.
+/// Two writers with the same seed fed the same fields write the same bytes.
 /// </summary>
 internal sealed class HpackWriter
 {
@@ -59,10 +60,10 @@ internal sealed class HpackWriter
         WriteInteger(output, nameIndex, prefixBits, pattern);
         if (nameIndex == 0)
         {
-            WriteString(output, name);
+            WriteString(output, name, _random.Next(2) == 0);
         }
 
-        WriteString(output, value);
+        WriteString(output, value, _random.Next(2) == 0);
         if (pattern == 0x40)
         {
             Add(name, value);
@@ -114,13 +115,47 @@ internal sealed class HpackWriter
         }
     }
 
-    private static void WriteString(IBufferWriter<byte> output, string text)
+    private static void WriteString(IBufferWriter<byte> output, string text, bool huffman)
     {
-        var length = Encoding.UTF8.GetByteCount(text);
-        WriteInteger(output, length, 7, 0x00);
-        var span = output.GetSpan(length);
-        Encoding.UTF8.GetBytes(text, span);
-        output.Advance(length);
+        var raw = Encoding.UTF8.GetBytes(text);
+        if (!huffman)
+        {
+            WriteInteger(output, raw.Length, 7, 0x00);
+            output.Write(raw);
+            return;
+        }
+
+        var codes = ProxTunnel.Http2.HuffmanCodes.Codes;
+        var lengths = ProxTunnel.Http2.HuffmanCodes.Lengths;
+        long bits = 0;
+        foreach (var octet in raw)
+        {
+            bits += lengths[octet];
+        }
+
+        var encoded = new byte[(bits + 7) / 8];
+        ulong accumulator = 0;
+        var pending = 0;
+        var at = 0;
+        foreach (var octet in raw)
+        {
+            accumulator = (accumulator << lengths[octet]) | codes[octet];
+            pending += lengths[octet];
+            while (pending >= 8)
+            {
+                pending -= 8;
+                encoded[at++] = (byte)(accumulator >> pending);
+            }
+        }
+
+        if (pending > 0)
+        {
+            // Pad with the most significant bits of EOS (all ones), RFC 7541 §5.2.
+            encoded[at] = (byte)((accumulator << (8 - pending)) | (0xFFu >> pending));
+        }
+
+        WriteInteger(output, encoded.Length, 7, 0x80);
+        output.Write(encoded);
     }
 
     /// <summary>An integer with an N-bit prefix (RFC 7541 §5.1), the first byte's high bits set to <paramref name="pattern"/>.</summary>

@@ -145,7 +145,8 @@ internal sealed class RequestSetGenerator
         return (name.ToString(), roll < 0.35 ? "" : Value(_random.Next(1, 120)));
     }
 
-    /// <summary>A valid field value: visible ASCII with inner spaces and tabs, never leading or trailing whitespace.</summary>
+    /// <summary>A valid field value: visible ASCII with inner spaces and tabs and some UTF-8 (obs-text octets), never
+    /// leading or trailing whitespace.</summary>
     private string Value(int length)
     {
         var value = new StringBuilder(length);
@@ -157,6 +158,7 @@ internal sealed class RequestSetGenerator
             {
                 < 0.05 when inner => ' ',
                 < 0.07 when inner => '\t',
+                < 0.08 => 'é',
                 _ => (char)_random.Next(0x21, 0x7F),
             });
         }
