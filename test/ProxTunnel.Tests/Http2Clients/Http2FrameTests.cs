@@ -8,6 +8,8 @@ namespace ProxTunnel.Tests.Http2Clients;
 /// </summary>
 public sealed class Http2FrameTests
 {
+    private const int ProtocolError = 0x1;
+    private const int FrameSizeError = 0x6;
     private const int CompressionError = 0x9;
     private const int EnhanceYourCalm = 0xB;
 
@@ -219,4 +221,19 @@ public sealed class Http2FrameTests
     [TestCase(false, KestrelProtocolError)]
     public Task HpackBomb_EndsWithGoAwayAndNeverReachesApp(bool throughTunnel, int errorCode)
         => AssertGoAwayAndAppUntouchedAsync("hpack-bomb", throughTunnel, errorCode, "/bomb/");
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public Task HeadersFrameAboveMaxFrameSize_EndsWithGoAwayFrameSizeError(bool throughTunnel)
+        => AssertGoAwayAndAppUntouchedAsync("oversize-frame", throughTunnel, FrameSizeError, "/oversize/");
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public Task HeaderBlockInterruptedByAnotherFrame_EndsWithGoAwayProtocolError(bool throughTunnel)
+        => AssertGoAwayAndAppUntouchedAsync("interrupted-block", throughTunnel, ProtocolError, "/interrupted/");
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public Task HeaderBlockWithUnknownTableIndex_EndsWithGoAwayCompressionError(bool throughTunnel)
+        => AssertGoAwayAndAppUntouchedAsync("bad-index", throughTunnel, CompressionError, "/badindex/");
 }

@@ -403,11 +403,41 @@ def hpack_bomb(c):
     return {"ids": [stream_id], "blockLength": len(block)}
 
 
+def oversize_frame(c):
+    """A HEADERS frame larger than the server's SETTINGS_MAX_FRAME_SIZE."""
+    stream_id = c.new_stream()
+    limit = c.settings.get(SettingsFrame.MAX_FRAME_SIZE, 16384)
+    block = c.encode(c.request_headers("GET", "/oversize/never", [("x-pad", "p" * (limit + 100))]), huffman=False)
+    c.send_block(stream_id, block, end_stream=True)
+    c.wait_closed()
+    return {"ids": [stream_id], "blockLength": len(block)}
+
+
+def interrupted_block(c):
+    """HEADERS without END_HEADERS followed by a PING instead of CONTINUATION."""
+    stream_id = c.new_stream()
+    first = HeadersFrame(stream_id, data=c.encode(c.request_headers("GET", "/interrupted/never")))
+    first.flags.add("END_STREAM")
+    c.send(first, PingFrame(0, opaque_data=b"12345678"))
+    c.wait_closed()
+    return {"ids": [stream_id]}
+
+
+def bad_index(c):
+    """A header block referring to a dynamic-table entry that does not exist."""
+    stream_id = c.new_stream()
+    block = c.encode(c.request_headers("GET", "/badindex/never")) + hpack_prefixed(300, 7, 0x80)
+    c.send_block(stream_id, block, end_stream=True)
+    c.wait_closed()
+    return {"ids": [stream_id]}
+
+
 SCENARIOS = {
     "dynamic-table": dynamic_table, "huffman": huffman, "padding": padding, "priority": priority,
     "continuation": continuation, "table-size-valid": table_size_valid, "table-size-too-big": table_size_too_big,
     "concurrent": concurrent, "rst-stream": rst_stream, "trailers": trailers, "large-body": large_body,
     "client-goaway": client_goaway, "continuation-flood": continuation_flood, "hpack-bomb": hpack_bomb,
+    "oversize-frame": oversize_frame, "interrupted-block": interrupted_block, "bad-index": bad_index,
 }
 
 
