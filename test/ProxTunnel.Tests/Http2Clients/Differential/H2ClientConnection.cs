@@ -172,7 +172,8 @@ internal sealed class H2ClientConnection : IAsyncDisposable
                 await WriteBodyAsync(streamId, state, request.Body, request.Trailers is null, request.DataChunk, request.Padding, cancellationToken);
             }
 
-            if (request.Trailers is not null)
+            // Trailers on a stream the server already reset would be a connection error of their own.
+            if (request.Trailers is not null && !state.Done.Task.IsCompleted)
             {
                 await _writeLock.WaitAsync(cancellationToken);
                 try
