@@ -46,6 +46,11 @@ public static class ProxyTunnelListenOptionsExtensions
             var logger = loggerFactory.CreateLogger("ProxTunnel.Tunnel");
             var settings = new RewriteSettings(options, pages, logger);
             var http2 = CreateHttp2Settings(listenOptions, options);
+
+            // Kestrel's HTTP layer took the listener's protocols when it was bound, so HTTP/2 stays on for tunnels; a
+            // UseHttps placed before UseProxyTunnel builds after this and reads Protocols now: TLS to the proxy itself
+            // then offers only http/1.1 (SPEC §4), as proxy clients speak HTTP/1.1 to the proxy.
+            listenOptions.Protocols = HttpProtocols.Http1;
             var middleware = new ProxyTunnelMiddleware(next, options, authority, settings, http2, logger);
             return middleware.OnConnectionAsync;
         });

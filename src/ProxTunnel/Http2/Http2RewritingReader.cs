@@ -258,26 +258,11 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
             return null;
         }
 
-        var block = ArrayPool<byte>.Shared.Rent(Math.Max(1, (int)blockBytes));
         Http2Target target = default;
         try
         {
-            var (blockLength, flags, priorityLength) = Collect(block, _priority);
-            if (blockLength < 0)
+            if (!DecodeBlock(blockBytes, out var flags, out var priorityLength))
             {
-                GoAway(Http2ErrorCode.ProtocolError, "invalid padding or priority in HEADERS");
-                return null;
-            }
-
-            var status = _decoder.Decode(block.AsSpan(0, blockLength), _fields);
-            if (status != HpackStatus.Ok)
-            {
-                GoAway(status == HpackStatus.TooLarge ? Http2ErrorCode.EnhanceYourCalm : Http2ErrorCode.CompressionError, status switch
-                {
-                    HpackStatus.TooLarge => "header block larger than MaxRequestHeadersTotalSize",
-                    HpackStatus.TableSizeTooLarge => "dynamic table size update above the advertised size",
-                    _ => "undecodable header block",
-                });
                 return null;
             }
 
@@ -301,7 +286,6 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(block);
             if (target.Buffer is not null)
             {
                 ArrayPool<byte>.Shared.Return(target.Buffer);
@@ -360,62 +344,90 @@ internal sealed class Http2RewritingReader : PipeReader, IDisposable
         }
     }
 
-    /// <summary>Copies the block fragments (padding and priority removed) into <paramref name="block"/>; -1 as length
-    /// when the padding or priority fields do not fit the frame.</summary>
-    private (int Length, byte Flags, int PriorityLength) Collect(byte[] block, Span<byte> priority)
+    /// <summary>
+    /// Decodes the header block whose frames take the first <paramref name="sourceLength"/> bytes into the field list.
+    /// A block in one frame that sits in one buffer segment (the common case) is decoded where it lies; otherwise the
+    /// frames are copied out and the fragments joined. False when the connection must end (<see cref="GoAwayError"/> set).
+    /// </summary>
+    private bool DecodeBlock(long sourceLength, out byte flags, out int priorityLength)
     {
-        Span<byte> header = stackalloc byte[Http2Frame.HeaderLength];
-        long offset = 0;
-        var written = 0;
-        byte flags = 0;
-        var priorityLength = 0;
-        for (var frame = 0; ; frame++)
+        flags = 0;
+        priorityLength = 0;
+        byte[]? linear = null;
+        byte[]? joined = null;
+        try
         {
-            _buffer.Slice(offset, Http2Frame.HeaderLength).CopyTo(header);
-            var length = Http2Frame.PayloadLength(header);
-            var payload = _buffer.Slice(offset + Http2Frame.HeaderLength, length);
-            offset += Http2Frame.HeaderLength + length;
-            if (frame == 0)
+            ReadOnlySpan<byte> source;
+            if (_buffer.FirstSpan.Length >= sourceLength)
             {
-                flags = header[4];
-                var skip = 0;
-                var padding = 0;
-                if ((flags & Http2Frame.FlagPadded) != 0)
-                {
-                    if (length < 1)
-                    {
-                        return (-1, 0, 0);
-                    }
-
-                    padding = payload.FirstSpan[0];
-                    skip = 1;
-                }
-
-                if ((flags & Http2Frame.FlagPriority) != 0)
-                {
-                    if (length < skip + 5)
-                    {
-                        return (-1, 0, 0);
-                    }
-
-                    payload.Slice(skip, 5).CopyTo(priority);
-                    priorityLength = 5;
-                    skip += 5;
-                }
-
-                if (padding > length - skip)
-                {
-                    return (-1, 0, 0);
-                }
-
-                payload = payload.Slice(skip, length - skip - padding);
+                source = _buffer.FirstSpan[..(int)sourceLength];
+            }
+            else
+            {
+                linear = ArrayPool<byte>.Shared.Rent((int)sourceLength);
+                _buffer.Slice(0, sourceLength).CopyTo(linear);
+                source = linear.AsSpan(0, (int)sourceLength);
             }
 
-            payload.CopyTo(block.AsSpan(written));
-            written += (int)payload.Length;
-            if ((header[4] & Http2Frame.FlagEndHeaders) != 0)
+            flags = source[4];
+            var length = Http2Frame.PayloadLength(source);
+            var payload = source.Slice(Http2Frame.HeaderLength, length);
+            var skip = 0;
+            var padding = 0;
+            if ((flags & Http2Frame.FlagPadded) != 0)
             {
-                return (written, flags, priorityLength);
+                padding = length < 1 ? int.MaxValue : payload[0];
+                skip = 1;
+            }
+
+            if ((flags & Http2Frame.FlagPriority) != 0 && length >= skip + 5)
+            {
+                payload.Slice(skip, 5).CopyTo(_priority);
+                priorityLength = 5;
+                skip += 5;
+            }
+
+            if ((flags & Http2Frame.FlagPriority) != 0 && priorityLength == 0 || padding > length - skip)
+            {
+                return GoAway(Http2ErrorCode.ProtocolError, "invalid padding or priority in HEADERS");
+            }
+
+            var block = payload.Slice(skip, length - skip - padding);
+            if ((flags & Http2Frame.FlagEndHeaders) == 0)
+            {
+                joined = ArrayPool<byte>.Shared.Rent((int)sourceLength);
+                block.CopyTo(joined);
+                var written = block.Length;
+                var rest = source[(Http2Frame.HeaderLength + length)..];
+                while (!rest.IsEmpty)
+                {
+                    var continuation = Http2Frame.PayloadLength(rest);
+                    rest.Slice(Http2Frame.HeaderLength, continuation).CopyTo(joined.AsSpan(written));
+                    written += continuation;
+                    rest = rest[(Http2Frame.HeaderLength + continuation)..];
+                }
+
+                block = joined.AsSpan(0, written);
+            }
+
+            var status = _decoder.Decode(block, _fields);
+            return status == HpackStatus.Ok || GoAway(status == HpackStatus.TooLarge ? Http2ErrorCode.EnhanceYourCalm : Http2ErrorCode.CompressionError, status switch
+            {
+                HpackStatus.TooLarge => "header block larger than MaxRequestHeadersTotalSize",
+                HpackStatus.TableSizeTooLarge => "dynamic table size update above the advertised size",
+                _ => "undecodable header block",
+            });
+        }
+        finally
+        {
+            if (linear is not null)
+            {
+                ArrayPool<byte>.Shared.Return(linear);
+            }
+
+            if (joined is not null)
+            {
+                ArrayPool<byte>.Shared.Return(joined);
             }
         }
     }

@@ -49,6 +49,12 @@ internal sealed class Http2TargetRewriter
                 request.Method >= 0 && fields.Value(fields[request.Method]).SequenceEqual("CONNECT"u8) ? "CONNECT inside a tunnel" : "a request without :path");
         }
 
+        if (request.Misplaced)
+        {
+            // Moving :path first would turn a malformed request (RFC 9113 §8.3) into a well-formed one: refuse it.
+            return Http2Target.Fail(Http2ErrorCode.ProtocolError, "a repeated :path or one after a regular field");
+        }
+
         var path = fields.Value(fields[request.Path]);
         if (path.IsEmpty || path[0] != (byte)'/')
         {
@@ -112,7 +118,7 @@ internal sealed class Http2TargetRewriter
 
             var context = _context ??= new ProxyRequestContext();
             context.Set(Latin1(fields.Value(fields[Math.Max(request.Method, 0)]), request.Method >= 0), "https",
-                TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host)), port, PathString(pathAndQuery), Headers(fields), _tunnel.ConnectHeaders);
+                TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host)), port, Encoding.Latin1.GetString(pathAndQuery), Headers(fields), _tunnel.ConnectHeaders);
         }
         finally
         {
@@ -177,12 +183,6 @@ internal sealed class Http2TargetRewriter
 
     private static string Latin1(ReadOnlySpan<byte> value, bool present) => present ? Encoding.Latin1.GetString(value) : "";
 
-    private static string PathString(ReadOnlySpan<byte> pathAndQuery)
-    {
-        var path = Encoding.Latin1.GetString(pathAndQuery);
-        return path.Length == 0 || path[0] != '/' ? "/" + path : path;
-    }
-
     /// <summary>Regular fields for the resolver, repeated names joined with <c>, </c> as for HTTP/1.1.</summary>
     private static Dictionary<string, string> Headers(HeaderFieldList fields)
     {
@@ -204,21 +204,26 @@ internal sealed class Http2TargetRewriter
         return headers;
     }
 
-    /// <summary>Where the fields that decide the target sit in a block; -1 when absent (first occurrence wins).</summary>
-    private readonly record struct RequestFields(int Method, int Path, int Authority, int Host)
+    /// <summary>Where the fields that decide the target sit in a block; -1 when absent (first occurrence wins).
+    /// <see cref="Misplaced"/>: <c>:path</c> repeated or after a regular field.</summary>
+    private readonly record struct RequestFields(int Method, int Path, int Authority, int Host, bool Misplaced)
     {
         public static RequestFields Find(HeaderFieldList fields)
         {
             int method = -1, path = -1, authority = -1, host = -1;
+            var misplaced = false;
+            var regular = false;
             for (var i = 0; i < fields.Count; i++)
             {
                 var name = fields.Name(fields[i]);
+                regular |= name.IsEmpty || name[0] != (byte)':';
                 if (name.SequenceEqual(":method"u8))
                 {
                     method = method < 0 ? i : method;
                 }
                 else if (name.SequenceEqual(":path"u8))
                 {
+                    misplaced |= path >= 0 || regular;
                     path = path < 0 ? i : path;
                 }
                 else if (name.SequenceEqual(":authority"u8))
@@ -231,7 +236,7 @@ internal sealed class Http2TargetRewriter
                 }
             }
 
-            return new RequestFields(method, path, authority, host);
+            return new RequestFields(method, path, authority, host, misplaced);
         }
     }
 }

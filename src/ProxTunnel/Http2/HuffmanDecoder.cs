@@ -99,42 +99,40 @@ internal static class HuffmanDecoder
         var written = 0;
         foreach (var b in source)
         {
-            var at = state * 16 + (b >> 4);
-            if (Failed[at])
+            var status = Step(ref state, b >> 4, destination, ref written);
+            if (status == 0)
             {
-                return -1;
+                status = Step(ref state, b & 0xF, destination, ref written);
             }
 
-            if (Emitted[at] >= 0)
+            if (status != 0)
             {
-                if (written == destination.Length)
-                {
-                    return -2;
-                }
-
-                destination[written++] = (byte)Emitted[at];
+                return status;
             }
-
-            state = NextState[at];
-            at = state * 16 + (b & 0xF);
-            if (Failed[at])
-            {
-                return -1;
-            }
-
-            if (Emitted[at] >= 0)
-            {
-                if (written == destination.Length)
-                {
-                    return -2;
-                }
-
-                destination[written++] = (byte)Emitted[at];
-            }
-
-            state = NextState[at];
         }
 
         return Accepting[state] ? written : -1;
+    }
+
+    private static int Step(ref int state, int nibble, Span<byte> destination, ref int written)
+    {
+        var at = state * 16 + nibble;
+        if (Failed[at])
+        {
+            return -1;
+        }
+
+        if (Emitted[at] >= 0)
+        {
+            if (written == destination.Length)
+            {
+                return -2;
+            }
+
+            destination[written++] = (byte)Emitted[at];
+        }
+
+        state = NextState[at];
+        return 0;
     }
 }

@@ -67,33 +67,32 @@ public sealed class ProxyRequestContext
     internal void Set(ReadOnlyMemory<byte> head, RequestHead parsed, string scheme, string host, int port, string pathAndQuery,
         bool isTunnel, IReadOnlyDictionary<string, string>? connectHeaders)
     {
+        SetRequest(KnownMethods.GetString(parsed.Method(head.Span)), scheme, host, port, pathAndQuery, isTunnel, connectHeaders);
         _head = head;
         _parsed = parsed;
-        _headers = null;
-        _absoluteUrl = null;
-        Method = KnownMethods.GetString(parsed.Method(head.Span));
-        Scheme = scheme;
-        Host = host;
-        Port = port;
-        PathAndQuery = pathAndQuery;
-        IsTunnel = isTunnel;
-        ConnectHeaders = connectHeaders;
     }
 
-    /// <summary>For an HTTP/2 request stream: its fields come decoded, as a dictionary.</summary>
+    /// <summary>For an HTTP/2 request stream (always in a tunnel): its fields come decoded, as a dictionary.</summary>
     internal void Set(string method, string scheme, string host, int port, string pathAndQuery,
         IReadOnlyDictionary<string, string> headers, IReadOnlyDictionary<string, string>? connectHeaders)
     {
+        SetRequest(method, scheme, host, port, pathAndQuery, isTunnel: true, connectHeaders);
+        _headers = headers;
+    }
+
+    private void SetRequest(string method, string scheme, string host, int port, string pathAndQuery, bool isTunnel,
+        IReadOnlyDictionary<string, string>? connectHeaders)
+    {
         _head = default;
         _parsed = null;
-        _headers = headers;
+        _headers = null;
         _absoluteUrl = null;
         Method = method;
         Scheme = scheme;
         Host = host;
         Port = port;
         PathAndQuery = pathAndQuery;
-        IsTunnel = true;
+        IsTunnel = isTunnel;
         ConnectHeaders = connectHeaders;
     }
 

@@ -64,6 +64,18 @@ public sealed class Http2ProtocolSelectionTests
     }
 
     [Test]
+    public async Task Alpn_OffersOnlyHttp11_ForTlsToTheProxyItself_WhenUseHttpsComesFirst_AndTunnelsInsideStillGetH2()
+    {
+        await using var app = await TestApp.StartAsync(httpsBeforeTunnel: true);
+        await using var connection = await RawHttpConnection.OpenAsync(app.Port);
+        var proxyTls = await connection.StartTlsAsync(app, "127.0.0.1", H2AndHttp11);
+        Assert.That(proxyTls.NegotiatedApplicationProtocol, Is.EqualTo(SslApplicationProtocol.Http11));
+        Assert.That((await connection.ConnectAsync("example.com:443")).Status, Is.EqualTo(200));
+        var tunnelTls = await connection.StartTlsAsync(app, "example.com", H2AndHttp11);
+        Assert.That(tunnelTls.NegotiatedApplicationProtocol, Is.EqualTo(SslApplicationProtocol.Http2));
+    }
+
+    [Test]
     public void UseProxyTunnel_KeepsTheDefaultHttp1AndHttp2Protocols()
     {
         var options = new Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions
@@ -77,6 +89,22 @@ public sealed class Http2ProtocolSelectionTests
             captured = l;
         });
         Assert.That(captured!.Protocols, Is.EqualTo(HttpProtocols.Http1AndHttp2));
+    }
+
+    [TestCase(true)]
+    [TestCase(false)]
+    public async Task Http11Tunnel_Works_WithAlpnHttp11OrNoAlpn_OnAnHttp2Listener(bool offerAlpn)
+    {
+        await using var app = await TestApp.StartAsync(t => t.Prefix = "/p/");
+        await using var connection = await RawHttpConnection.OpenAsync(app.Port);
+        Assert.That((await connection.ConnectAsync("example.com:443")).Status, Is.EqualTo(200));
+        await connection.StartTlsAsync(app, "example.com", offerAlpn ? [SslApplicationProtocol.Http11] : null);
+        for (var i = 0; i < 2; i++)
+        {
+            await connection.SendAsync($"GET /k{i} HTTP/1.1\r\nHost: example.com\r\n\r\n");
+            var response = await connection.ReadResponseAsync();
+            Assert.That((response.Status, (string?)response.Json["target"]), Is.EqualTo((200, $"/p/https://example.com/k{i}")));
+        }
     }
 
     public enum Route

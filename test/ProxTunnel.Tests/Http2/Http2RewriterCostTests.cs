@@ -24,19 +24,19 @@ public sealed class Http2RewriterCostTests
         }
 
         Indexed(":authority", "www.example.com");
+        first.AddRange(Convert.FromHexString("0408"));
+        first.AddRange("/index.h"u8.ToArray());
         Indexed("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36");
         Indexed("accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8");
         Indexed("accept-language", "en-US,en;q=0.9");
         Indexed("sec-ch-ua", "\"Chromium\";v=\"131\", \"Not_A Brand\";v=\"24\"");
         Indexed("cookie", "session=0123456789abcdef0123456789abcdef; theme=dark");
-        first.AddRange(Convert.FromHexString("0408") );
-        first.AddRange("/index.h"u8.ToArray());
         var stream = new List<byte>("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray());
         stream.AddRange(Http2RewriterTests.Frame(0x1, 0x5, 1, first.ToArray()));
         for (var i = 1; i < requests; i++)
         {
             var path = $"/static/asset-{i % 1000:D4}.js?v=3";
-            byte[] block = [0x82, 0x87, 0xC3, 0xC2, 0xC1, 0xC0, 0xBF, 0xBE, 0x04, (byte)path.Length, .. Encoding.ASCII.GetBytes(path)];
+            byte[] block = [0x82, 0x87, 0xC3, 0x04, (byte)path.Length, .. Encoding.ASCII.GetBytes(path), 0xC2, 0xC1, 0xC0, 0xBF, 0xBE];
             stream.AddRange(Http2RewriterTests.Frame(0x1, 0x5, 1 + 2 * i, block));
         }
 

@@ -352,6 +352,13 @@ public sealed class Http2RewriterTests
         => AssertGoAwayAsync(Concat(Preface, Frame(Headers, EndHeaders, 1, Block((":method", "GET"), (":scheme", "https"), (":authority", "a.example")))),
             Http2ErrorCode.ProtocolError);
 
+    [TestCase(":path", TestName = "GoAway_ProtocolError_WhenPathIsRepeated")]
+    [TestCase("x-regular", TestName = "GoAway_ProtocolError_WhenPathFollowsARegularField")]
+    public Task GoAway_ProtocolError_WhenPathIsMisplaced(string before)
+        => AssertGoAwayAsync(Concat(Preface, Frame(Headers, EndHeaders, 1,
+                Block((":method", "GET"), (":scheme", "https"), (before, "/a"), (":path", "/b"), (":authority", "a.example")))),
+            Http2ErrorCode.ProtocolError);
+
     [Test]
     public Task GoAway_ProtocolError_OnAPlainConnectInsideTheTunnel()
         => AssertGoAwayAsync(Concat(Preface, Frame(Headers, EndHeaders, 1, Block((":method", "CONNECT"), (":authority", "other.example:443")))),
