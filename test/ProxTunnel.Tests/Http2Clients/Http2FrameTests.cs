@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using ProxTunnel.Http2;
 
 namespace ProxTunnel.Tests.Http2Clients;
 
@@ -8,13 +9,13 @@ namespace ProxTunnel.Tests.Http2Clients;
 /// </summary>
 public sealed class Http2FrameTests
 {
-    private const int ProtocolError = 0x1;
-    private const int FrameSizeError = 0x6;
-    private const int CompressionError = 0x9;
-    private const int EnhanceYourCalm = 0xB;
+    private const int ProtocolError = (int)Http2ErrorCode.ProtocolError;
+    private const int FrameSizeError = (int)Http2ErrorCode.FrameSizeError;
+    private const int CompressionError = (int)Http2ErrorCode.CompressionError;
+    private const int EnhanceYourCalm = (int)Http2ErrorCode.EnhanceYourCalm;
 
     /// <summary>What Kestrel itself answers a CONTINUATION flood and an HPACK bomb with (the direct cases check the script).</summary>
-    private const int KestrelProtocolError = 0x1;
+    private const int KestrelProtocolError = ProtocolError;
     private Http2Host _host = null!;
 
     [OneTimeSetUp]

@@ -11,15 +11,15 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.Logging;
 using ProxTunnel.Certificates;
+using ProxTunnel.Tests.Infrastructure;
 
 namespace ProxTunnel.Tests.Http2Clients;
 
 /// <summary>
-/// One Kestrel app on 127.0.0.1 with two listeners: <c>UseProxyTunnel</c> (prefix <c>/prefix/</c>, listener protocols
-/// left at Kestrel's default) and a direct <c>UseHttps</c> HTTP/1.1+HTTP/2 listener with a certificate for
-/// <see cref="Host"/>. Both reach the same app, which records every request and answers it with a JSON echo.
+/// A <see cref="TestApp"/> (the <c>UseProxyTunnel</c> listener, prefix <c>/prefix/</c>, listener protocols left at
+/// Kestrel's default) with a second, direct <c>UseHttps</c> HTTP/1.1+HTTP/2 listener holding a certificate for
+/// <see cref="Host"/>. Both reach the same app, which records every request in full and answers with a JSON echo.
 /// </summary>
 internal sealed class Http2Host : IAsyncDisposable
 {
@@ -30,31 +30,25 @@ internal sealed class Http2Host : IAsyncDisposable
     public const string BigResponsePath = "/big-response";
     public const int BigResponseLength = 2 * 1024 * 1024;
 
-    private readonly WebApplication _app;
-    private readonly ListenOptions[] _listeners;
+    private TestApp _app = null!;
+    private ListenOptions _direct = null!;
 
-    private Http2Host(WebApplication app, ProxyCertificateAuthority authority, string directory, ListenOptions[] listeners)
+    private Http2Host()
     {
-        _app = app;
-        _listeners = listeners;
-        Authority = authority;
-        Directory = directory;
-        RootPemPath = Path.Combine(directory, "root.pem");
-        File.WriteAllText(RootPemPath, authority.RootCertificate.ExportCertificatePem());
     }
 
-    public ProxyCertificateAuthority Authority { get; }
+    public ProxyCertificateAuthority Authority => _app.Authority;
 
-    public string Directory { get; }
+    public string Directory => _app.Directory;
 
     /// <summary>The root certificate alone, for clients that take a CA file.</summary>
-    public string RootPemPath { get; }
+    public string RootPemPath => Path.Combine(Directory, "root.pem");
 
-    public int ProxyPort => BoundPort(_listeners[0]);
+    public int ProxyPort => _app.Port;
 
-    public int DirectPort => BoundPort(_listeners[1]);
+    public int DirectPort => _direct.IPEndPoint?.Port ?? throw new InvalidOperationException("listener not bound");
 
-    public Uri ProxyUri => new($"http://127.0.0.1:{ProxyPort}");
+    public Uri ProxyUri => _app.ProxyUri;
 
     /// <summary>Every request the app has seen, in arrival order.</summary>
     public ConcurrentQueue<RecordedRequest> Requests { get; } = new();
@@ -65,44 +59,29 @@ internal sealed class Http2Host : IAsyncDisposable
     /// <summary>Extra routes a test needs, answered before the echo (path → handler).</summary>
     public ConcurrentDictionary<string, Func<HttpContext, Task>> Routes { get; } = new(StringComparer.Ordinal);
 
-    private static int BoundPort(ListenOptions listener) => listener.IPEndPoint?.Port ?? throw new InvalidOperationException("listener not bound");
-
     /// <summary>The target the app sees for <paramref name="pathAndQuery"/> through the tunnel, or directly.</summary>
     public static string ExpectedTarget(bool throughTunnel, string pathAndQuery) =>
         throughTunnel ? $"{Prefix}https://{Host}{pathAndQuery}" : pathAndQuery;
 
     public static async Task<Http2Host> StartAsync(Action<ProxyTunnelOptions>? configure = null)
     {
-        var directory = Path.Combine(Path.GetTempPath(), "proxtunnel-tests", "h2-" + Guid.NewGuid().ToString("N"));
-        System.IO.Directory.CreateDirectory(directory);
-        var authority = new ProxyCertificateAuthority(new CertificateAuthorityOptions { RootCertificatePath = Path.Combine(directory, "ca.pem") });
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        var listeners = new ListenOptions[2];
-        builder.WebHost.ConfigureKestrel(o =>
-        {
-            o.Listen(IPAddress.Loopback, 0, l =>
+        var host = new Http2Host();
+        host._app = await TestApp.StartAsync(
+            t =>
             {
-                listeners[0] = l;
-                l.UseProxyTunnel(t =>
-                {
-                    t.Prefix = Prefix;
-                    t.CertificateAuthorityInstance = authority;
-                    configure?.Invoke(t);
-                });
-            });
-            o.Listen(IPAddress.Loopback, 0, l =>
+                t.Prefix = Prefix;
+                configure?.Invoke(t);
+            },
+
+            // Terminal: TestApp's catch-all echo never runs, this host's fuller recorder answers instead.
+            mapExtra: app => app.Run(host.HandleAsync),
+            extraListeners: (o, authority) => o.Listen(IPAddress.Loopback, 0, l =>
             {
-                listeners[1] = l;
+                host._direct = l;
                 l.Protocols = HttpProtocols.Http1AndHttp2;
                 l.UseHttps(authority.GetHostCertificate(Host));
-            });
-        });
-        var app = builder.Build();
-        var host = new Http2Host(app, authority, directory, listeners);
-        app.UseWebSockets();
-        app.Run(host.HandleAsync);
-        await app.StartAsync();
+            }));
+        await File.WriteAllTextAsync(host.RootPemPath, host.Authority.RootCertificate.ExportCertificatePem());
         return host;
     }
 
@@ -219,19 +198,8 @@ internal sealed class Http2Host : IAsyncDisposable
     }
 
     /// <summary>Trusts exactly this host's root (name checks stay on).</summary>
-    public bool ValidateWithRoot(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
-    {
-        if (certificate is null || (errors & (SslPolicyErrors.RemoteCertificateNameMismatch | SslPolicyErrors.RemoteCertificateNotAvailable)) != 0)
-        {
-            return false;
-        }
-
-        using var custom = new X509Chain();
-        custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        custom.ChainPolicy.CustomTrustStore.Add(Authority.RootCertificate);
-        custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return custom.Build(new X509Certificate2(certificate));
-    }
+    public bool ValidateWithRoot(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
+        _app.ValidateWithRoot(sender, certificate, chain, errors);
 
     /// <summary>A handler that proxies through this host's tunnel listener (or goes direct with <paramref name="direct"/>, mapping <see cref="Host"/> to the direct port).</summary>
     public SocketsHttpHandler CreateHandler(bool direct = false)
@@ -268,17 +236,5 @@ internal sealed class Http2Host : IAsyncDisposable
         return handler;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        Authority.Dispose();
-        try
-        {
-            System.IO.Directory.Delete(Directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public ValueTask DisposeAsync() => _app.DisposeAsync();
 }
