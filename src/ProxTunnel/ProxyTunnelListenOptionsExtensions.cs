@@ -34,6 +34,7 @@ public static class ProxyTunnelListenOptionsExtensions
         options.Validate();
         RequireHttp1(listenOptions);
 
+        HttpProtocols? boundProtocols = null;
         listenOptions.Use(next =>
         {
             // Runs once when Kestrel builds the listener's pipeline at start-up. Kestrel has read Protocols by now, so
@@ -45,7 +46,8 @@ public static class ProxyTunnelListenOptionsExtensions
             var pages = options.EnableCertificateDownload ? new ProxyHostPages(authority, options.ProxyHost) : null;
             var logger = loggerFactory.CreateLogger("ProxTunnel.Tunnel");
             var settings = new RewriteSettings(options, pages, logger);
-            var http2 = CreateHttp2Settings(listenOptions, options);
+            boundProtocols ??= listenOptions.Protocols;
+            var http2 = CreateHttp2Settings(listenOptions, boundProtocols.Value, options);
 
             // Kestrel's HTTP layer took the listener's protocols when it was bound, so HTTP/2 stays on for tunnels; a
             // UseHttps placed before UseProxyTunnel builds after this and reads Protocols now: TLS to the proxy itself
@@ -57,6 +59,11 @@ public static class ProxyTunnelListenOptionsExtensions
         return listenOptions;
     }
 
+    /// <summary>
+    /// Refuses a listener without HTTP/1.1. Protocols are otherwise left as configured: a plaintext connection never
+    /// shows Kestrel an h2c preface, because every head goes through the HTTP/1.1 rewriter, which refuses the preface;
+    /// HTTP/2 is chosen only by ALPN <c>h2</c> in a TLS tunnel.
+    /// </summary>
     private static void RequireHttp1(ListenOptions listenOptions)
     {
         if ((listenOptions.Protocols & HttpProtocols.Http1) == 0)
@@ -65,18 +72,14 @@ public static class ProxyTunnelListenOptionsExtensions
                 $"UseProxyTunnel needs HTTP/1.1 on the listener {listenOptions}, but its Protocols are {listenOptions.Protocols}. "
                 + "Proxy clients speak HTTP/1.1 to a proxy: set Protocols to HttpProtocols.Http1AndHttp2 (the default) or Http1.");
         }
-
-        // Protocols stay as configured: a plaintext connection never shows Kestrel an h2c preface, because every head
-        // goes through the HTTP/1.1 rewriter, which refuses anything but HTTP/1.x; HTTP/2 is chosen only by ALPN h2 in
-        // a TLS tunnel.
     }
 
     /// <summary>HTTP/2 inside tunnels needs it on the listener and in the options; the frame limits are Kestrel's own,
     /// which it advertises in its SETTINGS.</summary>
-    private static Http2Settings CreateHttp2Settings(ListenOptions listenOptions, ProxyTunnelOptions options)
+    private static Http2Settings CreateHttp2Settings(ListenOptions listenOptions, HttpProtocols protocols, ProxyTunnelOptions options)
     {
         var limits = listenOptions.KestrelServerOptions.Limits.Http2;
-        var enabled = options.Http2 && (listenOptions.Protocols & HttpProtocols.Http2) != 0;
+        var enabled = options.Http2 && (protocols & HttpProtocols.Http2) != 0;
         return new Http2Settings(enabled, limits.HeaderTableSize, limits.MaxFrameSize, options.MaxRequestHeadersTotalSize);
     }
 }

@@ -103,8 +103,8 @@ internal sealed class HpackDecoder : IDisposable
             return HpackStatus.Malformed;
         }
 
-        _table.Get(index - HpackStaticTable.Count, out var dynamicName, out var dynamicValue);
-        return fields.Add(dynamicName, dynamicValue, 0, neverIndexed: false) ? HpackStatus.Ok : HpackStatus.TooLarge;
+        _table.Get(index - HpackStaticTable.Count, out var dynamicName, out var dynamicValue, out var staticName);
+        return fields.Add(dynamicName, dynamicValue, staticName, neverIndexed: false) ? HpackStatus.Ok : HpackStatus.TooLarge;
     }
 
     private HpackStatus AddLiteral(ReadOnlySpan<byte> block, ref int pos, int prefixBits, HeaderFieldList fields, bool index, bool neverIndexed)
@@ -135,7 +135,7 @@ internal sealed class HpackDecoder : IDisposable
             }
             else if (nameIndex - HpackStaticTable.Count <= _table.Count)
             {
-                _table.Get(nameIndex - HpackStaticTable.Count, out name, out _);
+                _table.Get(nameIndex - HpackStaticTable.Count, out name, out _, out staticName);
             }
             else
             {
@@ -167,7 +167,9 @@ internal sealed class HpackDecoder : IDisposable
         if (index)
         {
             var field = fields[fields.Count - 1];
-            _table.Add(fields.Name(field), fields.Value(field));
+            // Look a new name up once here, not on every later reference to the entry.
+            var name = fields.Name(field);
+            _table.Add(name, fields.Value(field), field.StaticName != 0 ? field.StaticName : HpackStaticTable.FindName(name));
         }
 
         return HpackStatus.Ok;

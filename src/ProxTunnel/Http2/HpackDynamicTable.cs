@@ -44,15 +44,17 @@ internal sealed class HpackDynamicTable : IDisposable
         return true;
     }
 
-    /// <summary>Entry by HPACK dynamic index, 1 being the newest.</summary>
-    public void Get(int index, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value)
+    /// <summary>Entry by HPACK dynamic index, 1 being the newest; <paramref name="staticName"/> is the static index of
+    /// its name, or 0, remembered so the encoder need not look names up again.</summary>
+    public void Get(int index, out ReadOnlySpan<byte> name, out ReadOnlySpan<byte> value, out int staticName)
     {
         ref readonly var slot = ref _slots[(_oldest + _count - index) % _slots.Length];
         name = _data.AsSpan(slot.Offset, slot.NameLength);
         value = _data.AsSpan(slot.Offset + slot.NameLength, slot.ValueLength);
+        staticName = slot.StaticName;
     }
 
-    public void Add(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    public void Add(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, int staticName = 0)
     {
         var size = name.Length + value.Length + EntryOverhead;
         if (size > MaxSize)
@@ -72,7 +74,7 @@ internal sealed class HpackDynamicTable : IDisposable
 
         name.CopyTo(_data.AsSpan(_end));
         value.CopyTo(_data.AsSpan(_end + name.Length));
-        _slots[(_oldest + _count) % _slots.Length] = new Slot(_end, name.Length, value.Length);
+        _slots[(_oldest + _count) % _slots.Length] = new Slot(_end, name.Length, value.Length, staticName);
         _count++;
         _end += length;
         Size += size;
@@ -128,5 +130,5 @@ internal sealed class HpackDynamicTable : IDisposable
         }
     }
 
-    private readonly record struct Slot(int Offset, int NameLength, int ValueLength);
+    private readonly record struct Slot(int Offset, int NameLength, int ValueLength, int StaticName);
 }

@@ -8,6 +8,8 @@ namespace ProxTunnel.Http2;
 /// <summary>Runs Kestrel's HTTP/2 over a TLS tunnel that negotiated <c>h2</c>, through the frame rewriter.</summary>
 internal static class Http2Tunnel
 {
+    private static readonly TimeSpan GoAwayWriteTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>Returns true when the connection ended with the rewriter's GOAWAY (the caller then drains and closes).</summary>
     public static async Task<bool> RunAsync(ConnectionContext context, ConnectionDelegate next, Http2Settings http2, RewriteSettings settings,
         PipeReader input, PipeWriter output, TunnelTarget target)
@@ -22,7 +24,16 @@ internal static class Http2Tunnel
         }
 
         // Kestrel has finished writing (its input ended before the bad block), so this frame cannot interleave with its own.
-        await output.WriteAsync(Http2Frame.GoAway(reader.LastStreamId, error), context.ConnectionClosed);
+        // A client that stopped reading does not get to hold the connection open with it.
+        using var timeout = new CancellationTokenSource(GoAwayWriteTimeout);
+        try
+        {
+            await output.WriteAsync(Http2Frame.GoAway(reader.LastStreamId, error), timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+        {
+        }
+
         return true;
     }
 }

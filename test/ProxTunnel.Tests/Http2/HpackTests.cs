@@ -104,7 +104,7 @@ public sealed class HpackTests
         Assert.That(decoder.Table.Size, Is.EqualTo(222));
         Assert.That(DecodeOk(decoder, third), Is.EqualTo(C5Third));
         Assert.That(decoder.Table.Size, Is.EqualTo(215));
-        decoder.Table.Get(1, out var name, out _);
+        decoder.Table.Get(1, out var name, out _, out _);
         Assert.That(Encoding.ASCII.GetString(name), Is.EqualTo("set-cookie"));
     }
 

@@ -128,4 +128,58 @@ public sealed class Http2EndToEndTests
         });
         await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "done", cts.Token);
     }
+
+    [TestCase(256, 200, TestName = "TableSizeUpdate_IsAccepted_UpToTheSizeKestrelAdvertises")]
+    [TestCase(257, 0, TestName = "TableSizeUpdate_EndsWithGoAwayCompressionError_AboveTheSizeKestrelAdvertises")]
+    public async Task TableSizeUpdate(int size, int expectedStatus)
+    {
+        await using var app = await TestApp.StartAsync(extraListeners: (o, _) => o.Limits.Http2.HeaderTableSize = 256);
+        var (connection, ssl) = await OpenH2TunnelAsync(app);
+        await using (connection)
+        {
+            var update = new byte[HpackInteger.MaxLength];
+            var updateLength = HpackInteger.Write(update, size, 5, 0x20);
+            var block = Http2RewriterTests.Block((":method", "GET"), (":scheme", "https"), (":path", "/t"), (":authority", "example.com"));
+            await ssl.WriteAsync(ClientStart(Http2RewriterTests.Frame(0x1, 0x5, 1, [.. update.AsSpan(0, updateLength), .. block])));
+            var frames = await ReadUntilClosedOrAnsweredAsync(ssl);
+            var settings = frames.First(f => f.Type == 0x4 && (f.Flags & 0x1) == 0).Payload;
+            var advertised = Enumerable.Range(0, settings.Length / 6)
+                .Where(i => BinaryPrimitives.ReadUInt16BigEndian(settings.AsSpan(i * 6)) == 0x1)
+                .Select(i => BinaryPrimitives.ReadInt32BigEndian(settings.AsSpan(i * 6 + 2))).Single();
+            Assert.That(advertised, Is.EqualTo(256), "Kestrel advertises its Limits.Http2.HeaderTableSize");
+            var answered = frames.Any(f => f.Type == 0x1 && f.Stream == 1);
+            var goAway = frames.LastOrDefault(f => f.Type == Http2Frame.TypeGoAway);
+            if (expectedStatus == 200)
+            {
+                Assert.That(answered, Is.True);
+            }
+            else
+            {
+                Assert.That(answered, Is.False);
+                Assert.That(BinaryPrimitives.ReadInt32BigEndian(goAway.Payload.AsSpan(4)), Is.EqualTo((int)Http2ErrorCode.CompressionError));
+            }
+        }
+    }
+
+    /// <summary>Reads frames until stream 1 ends or the server closes.</summary>
+    private static async Task<List<(byte Type, byte Flags, int Stream, byte[] Payload)>> ReadUntilClosedOrAnsweredAsync(Stream stream)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        var frames = new List<(byte, byte, int, byte[])>();
+        for (var i = 0; i < 10_000; i++)
+        {
+            if (await ReadFrameAsync(stream, timeout.Token) is not { } frame)
+            {
+                return frames;
+            }
+
+            frames.Add(frame);
+            if (frame.Stream == 1 && (frame.Flags & 0x1) != 0 && frame.Type is 0x0 or 0x1)
+            {
+                return frames;
+            }
+        }
+
+        throw new InvalidOperationException("too many frames");
+    }
 }

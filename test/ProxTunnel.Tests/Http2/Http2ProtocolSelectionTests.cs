@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Security;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using ProxTunnel.Tests.Infrastructure;
 
 namespace ProxTunnel.Tests.Http2;
@@ -41,6 +43,47 @@ public sealed class Http2ProtocolSelectionTests
     {
         await using var app = await TestApp.StartAsync(t => t.Http2 = false);
         Assert.That(await NegotiateInTunnelAsync(app, "example.com"), Is.EqualTo(SslApplicationProtocol.Http11));
+    }
+
+    [Test]
+    public async Task Alpn_OffersOnlyHttp11_WhenConfigurationTurnsHttp2Off()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), "proxtunnel-tests", Guid.NewGuid().ToString("N"));
+        var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ProxyTunnel:Http2"] = "false",
+            ["ProxyTunnel:CertificateAuthority:RootCertificatePath"] = Path.Combine(directory, "ca.pem"),
+        });
+        builder.Services.AddProxyTunnel();
+        builder.WebHost.ConfigureKestrel(o => o.Listen(IPAddress.Loopback, 0, l => l.UseProxyTunnel()));
+        await using var app = builder.Build();
+        await app.StartAsync();
+        try
+        {
+            var port = new Uri(app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+                .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First()).Port;
+            using var client = new System.Net.Sockets.TcpClient();
+            await client.ConnectAsync(IPAddress.Loopback, port);
+            var stream = client.GetStream();
+            await stream.WriteAsync("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"u8.ToArray());
+            var head = new byte[39];
+            await stream.ReadExactlyAsync(head);
+            await using var ssl = new SslStream(stream);
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = "example.com",
+                ApplicationProtocols = H2AndHttp11,
+                RemoteCertificateValidationCallback = (_, _, _, _) => true,
+            });
+            Assert.That(ssl.NegotiatedApplicationProtocol, Is.EqualTo(SslApplicationProtocol.Http11));
+        }
+        finally
+        {
+            await app.StopAsync();
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Test]

@@ -151,4 +151,36 @@ public sealed class Http2TunnelTests
             });
         }
     }
+
+    [Test]
+    public async Task HttpClient_ConcurrentLargeUploadsAndDownloads_ArriveIntact_OverOneHttp2Connection()
+    {
+        await using var app = await StartAsync();
+        using var client = app.CreateClient();
+        var tasks = Enumerable.Range(0, 24).Select(async i =>
+        {
+            var body = new byte[100_000 + i * 7919];
+            new Random(i).NextBytes(body);
+            using var request = new HttpRequestMessage(HttpMethod.Put, $"https://example.com/up/{i}")
+            {
+                Version = HttpVersion.Version20,
+                VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+                Content = new ByteArrayContent(body),
+            };
+            using var response = await client.SendAsync(request);
+            var json = TestApp.ParseJson(await response.Content.ReadAsStringAsync());
+            return (Expected: Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body)), Actual: (string?)json["bodySha256"],
+                Target: (string?)json["target"], response.Version);
+        }).ToArray();
+        var results = await Task.WhenAll(tasks);
+        Assert.Multiple(() =>
+        {
+            for (var i = 0; i < results.Length; i++)
+            {
+                Assert.That(results[i].Actual, Is.EqualTo(results[i].Expected));
+                Assert.That(results[i].Target, Is.EqualTo($"/p/https://example.com/up/{i}"));
+                Assert.That(results[i].Version, Is.EqualTo(HttpVersion.Version20));
+            }
+        });
+    }
 }

@@ -68,7 +68,7 @@ public sealed class ConfigurationTests
     }
 
     [Test]
-    public async Task DefaultListener_BecomesHttp1Only()
+    public async Task PlainConnection_StaysHttp11_OnADefaultListener()
     {
         await using var app = await TestApp.StartAsync();
         using var client = new HttpClient(new SocketsHttpHandler()) { DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionOrLower };
