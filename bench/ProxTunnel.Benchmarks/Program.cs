@@ -1,11 +1,23 @@
 using BenchmarkDotNet.Running;
+using ProxTunnel.Benchmarks.Http2;
 using ProxTunnel.Benchmarks.Load;
 
-// `load [--seconds N] [--connections N]` runs the end-to-end harness; `idle-client` is the child process it starts to
+// `load [--seconds N] [--connections N]` runs the end-to-end harness; `load-h2` only its HTTP/2 scenario; `browser-h2`
+// times Chromium page loads over HTTP/2 and HTTP/1.1 tunnels; `idle-client` is the child process the harness starts to
 // hold idle connections; anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "load")
 {
     return await LoadHarness.RunAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == "load-h2")
+{
+    return await Http2Load.RunStandaloneAsync(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == BrowserPageLoad.Command)
+{
+    return await BrowserPageLoad.RunAsync(args[1..]);
 }
 
 if (args.Length > 0 && args[0] == IdleClient.Command)

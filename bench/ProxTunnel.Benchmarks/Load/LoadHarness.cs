@@ -93,6 +93,7 @@ internal static class LoadHarness
 
         PrintTable(["scenario", "direct", "proxied", "ratio", "target", "ok"], rows);
         Console.WriteLine();
+        await Http2Load.RunAsync(server, connections, seconds);
 
         await NewHostLatencyAsync(server, trust, newHosts);
         Console.WriteLine();
