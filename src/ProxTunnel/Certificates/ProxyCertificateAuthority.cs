@@ -27,6 +27,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
     private readonly TimeProvider _time;
     private readonly RootAuthority _root;
     private readonly HostCertificateFactory _factory;
+    private readonly ILeafKeySource _keys;
     private readonly DiskCertificateCache? _disk;
     private readonly int _capacity;
 
@@ -56,11 +57,17 @@ public sealed class ProxyCertificateAuthority : IDisposable
         _root = RootAuthority.LoadOrCreate(path, _options, now);
         LogRoot(_logger, _root, now);
 
-        _factory = new HostCertificateFactory(_root, _options.LeafKeyAlgorithm, _options.LeafLifetime);
+        _factory = new HostCertificateFactory(_root, _options.LeafLifetime);
+        var keyMode = _options.LeafKeyMode;
         if (!string.IsNullOrWhiteSpace(_options.CertificateCacheDirectory))
         {
             _disk = new DiskCertificateCache(_options.CertificateCacheDirectory, _root, _options.RenewBefore, _logger);
+
+            // Cached files hold their key: one process key would be written into every file and outlive the process.
+            keyMode = keyMode == LeafKeyMode.ProcessKey ? LeafKeyMode.Pool : keyMode;
         }
+
+        _keys = ILeafKeySource.Create(keyMode, _options.LeafKeyAlgorithm, _options.LeafKeyPoolSize);
     }
 
     /// <summary>Full path of the root file.</summary>
@@ -115,11 +122,17 @@ public sealed class ProxyCertificateAuthority : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var target = HostNames.Resolve(host, wildcard);
-        var (certificate, key) = IssueCore(target, _time.GetUtcNow());
-        using (certificate)
-        using (key)
+        var key = _keys.Take();
+        if (key.IsShared)
         {
-            var pem = KeyAndCertificatePem.Encode(key, certificate.RawData);
+            // The process key never leaves the process: an exported certificate gets a key of its own.
+            key = new LeafKey(CertificateKeys.Create(_options.LeafKeyAlgorithm), IsShared: false);
+        }
+
+        using (key)
+        using (var certificate = IssueCore(target, _time.GetUtcNow(), key.Algorithm))
+        {
+            var pem = KeyAndCertificatePem.Encode(key.Algorithm, certificate.RawData);
             try
             {
                 return Encoding.UTF8.GetString(pem);
@@ -194,19 +207,23 @@ public sealed class ProxyCertificateAuthority : IDisposable
         // Leaf certificates are not disposed: TLS handshakes running on other threads may still hold their contexts.
         _slots.Clear();
         _lookup.Clear();
+        _keys.Dispose();
         _root.Dispose();
     }
 
-    /// <summary>Signs a certificate without touching the cache (benchmarks, <see cref="IssueCertificatePem"/>).</summary>
-    internal (X509Certificate2 Certificate, AsymmetricAlgorithm Key) IssueCore(CertificateTarget target, DateTimeOffset now)
+    /// <summary>The key source (tests and benchmarks look at the pool).</summary>
+    internal ILeafKeySource LeafKeys => _keys;
+
+    /// <summary>Signs a certificate over <paramref name="key"/> without touching the cache (<see cref="IssueCertificatePem"/>, misses).</summary>
+    internal X509Certificate2 IssueCore(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key)
     {
-        var issued = _factory.Issue(target, now);
+        var issued = _factory.Issue(target, now, key);
         Interlocked.Increment(ref _issuedCount);
         CertificateMetrics.Issued.Add(1);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
-            var notAfter = issued.Certificate.NotAfter.ToUniversalTime();
-            CertificateAuthorityLog.CertificateIssued(_logger, target.Key, issued.Certificate.SerialNumber, notAfter);
+            var notAfter = issued.NotAfter.ToUniversalTime();
+            CertificateAuthorityLog.CertificateIssued(_logger, target.Key, issued.SerialNumber, notAfter);
         }
 
         return issued;
@@ -285,13 +302,9 @@ public sealed class ProxyCertificateAuthority : IDisposable
         X509Certificate2? certificate = tryDisk ? _disk?.TryLoad(target.Key, now) : null;
         if (certificate is null)
         {
-            var (issued, key) = IssueCore(target, now);
-            using (key)
-            {
-                _disk?.Save(target.Key, key, issued);
-            }
-
-            certificate = issued;
+            using var key = _keys.Take();
+            certificate = IssueCore(target, now, key.Algorithm);
+            _disk?.Save(target.Key, key.Algorithm, certificate);
         }
 
         if (OperatingSystem.IsWindows())
@@ -404,6 +417,11 @@ public sealed class ProxyCertificateAuthority : IDisposable
         if (options.CacheSize < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.CacheSize, "CacheSize must be at least 1.");
+        }
+
+        if (options.LeafKeyPoolSize < 1 || !Enum.IsDefined(options.LeafKeyMode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "LeafKeyPoolSize must be at least 1 and LeafKeyMode known.");
         }
 
         if (!Enum.IsDefined(options.RootKeyAlgorithm) || !Enum.IsDefined(options.LeafKeyAlgorithm))
