@@ -19,6 +19,22 @@ internal sealed class ChildServer : IAsyncDisposable
 
     public int Port { get; }
 
+    /// <summary>User plus system CPU time the process has used so far (Linux /proc, clock-tick resolution).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            // Fields 14 and 15 of /proc/PID/stat, counted after the parenthesised command name (which may hold spaces).
+            var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromSeconds(ticks / (double)ClockTicksPerSecond);
+        }
+    }
+
+    // USER_HZ: 100 on every Linux architecture .NET runs on.
+    private const int ClockTicksPerSecond = 100;
+
     /// <summary>One of this harness's own <see cref="ChildApps"/>.</summary>
     public static Task<ChildServer> StartAppAsync(string command, params string[] arguments)
     {
@@ -36,9 +52,9 @@ internal sealed class ChildServer : IAsyncDisposable
     public static Task<ChildServer> StartGatewayAsync(string directory, params string[] arguments)
     {
         var port = FreePort();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false, WorkingDirectory = directory };
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = directory };
         start.ArgumentList.Add(GatewayDll());
-        foreach (var argument in new[] { "--listen", $"127.0.0.1:{port}", "--ca", Path.Combine(directory, "gateway-ca.pem") }.Concat(arguments))
+        foreach (var argument in new[] { "--listen", $"127.0.0.1:{port}", "--ca", Path.Combine(directory, $"gateway-ca-{port}.pem") }.Concat(arguments))
         {
             start.ArgumentList.Add(argument);
         }
@@ -70,8 +86,12 @@ internal sealed class ChildServer : IAsyncDisposable
                 var line = await process.StandardOutput.ReadLineAsync(timeout.Token) ?? throw new InvalidOperationException($"{start.FileName} exited before it listened");
                 if (readPort(line) is { } port)
                 {
-                    // Keep draining stdout so the child never blocks on a full pipe.
+                    // Keep draining its output (the gateway logs on stderr, as it would to a terminal) so it never blocks on a full pipe.
                     _ = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
+                    if (start.RedirectStandardError)
+                    {
+                        _ = process.StandardError.BaseStream.CopyToAsync(Stream.Null, CancellationToken.None);
+                    }
                     return new ChildServer(process, port);
                 }
             }

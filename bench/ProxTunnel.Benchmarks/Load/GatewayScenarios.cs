@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace ProxTunnel.Benchmarks.Load;
@@ -20,22 +21,36 @@ internal static class GatewayScenarios
         var origin = Encoding.ASCII.GetBytes("GET /hello?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: load\r\nAccept: */*\r\n\r\n");
         var absolute = Encoding.ASCII.GetBytes("GET http://example.com/hello?x=1 HTTP/1.1\r\nHost: example.com\r\nUser-Agent: load\r\nAccept: */*\r\n\r\n");
         Func<Task<RawHttpConnection>> Open(ChildServer server) => () => RawHttpConnection.ConnectAsync(new(System.Net.IPAddress.Loopback, server.Port));
-
         foreach (var (server, request) in new[] { (json, origin), (inspector, absolute), (yarp, origin), (upstream, absolute) })
         {
             await LoadHarness.RequestsPerSecondAsync(connections, TimeSpan.FromSeconds(1), Open(server), request);
         }
 
-        var (bare, proxied) = await LoadHarness.CompareAsync(duration,
-            d => LoadHarness.RequestsPerSecondAsync(connections, d, Open(json), origin),
-            d => LoadHarness.RequestsPerSecondAsync(connections, d, Open(inspector), absolute));
-        var (yarpDirect, yarpProxied) = await LoadHarness.CompareAsync(duration,
-            d => LoadHarness.RequestsPerSecondAsync(connections, d, Open(yarp), origin),
-            d => LoadHarness.RequestsPerSecondAsync(connections, d, Open(upstream), absolute));
+        var inspectorRows = await CompareAsync(connections, duration, (json, origin), (inspector, absolute));
+        var yarpRows = await CompareAsync(connections, duration, (yarp, origin), (upstream, absolute));
         return
         [
-            LoadHarness.Row("gateway inspector req/s vs bare Kestrel JSON app", bare, proxied, 0.8, "F0"),
-            LoadHarness.Row("gateway --upstream (YARP) req/s vs bare YARP", yarpDirect, yarpProxied, 0.9, "F0"),
+            LoadHarness.Row("gateway inspector req/s vs bare Kestrel JSON app", inspectorRows.Direct.Rate, inspectorRows.Proxied.Rate, 0.8, "F0"),
+            CpuRow("  server CPU µs/request (lower is better)", inspectorRows.Direct.Cpu, inspectorRows.Proxied.Cpu),
+            LoadHarness.Row("gateway --upstream (YARP) req/s vs bare YARP", yarpRows.Direct.Rate, yarpRows.Proxied.Rate, 0.9, "F0"),
+            CpuRow("  front process CPU µs/request", yarpRows.Direct.Cpu, yarpRows.Proxied.Cpu),
         ];
     }
+
+    /// <summary>ABBA quarters as <see cref="LoadHarness.CompareAsync"/>, with each server's CPU per request.</summary>
+    private static async Task<((double Rate, double Cpu) Direct, (double Rate, double Cpu) Proxied)> CompareAsync(
+        int connections, TimeSpan duration, (ChildServer Server, byte[] Request) direct, (ChildServer Server, byte[] Request) proxied)
+    {
+        var quarter = duration / 4;
+        Task<(double, double)> Run((ChildServer Server, byte[] Request) side) => LoadHarness.MeasureAsync(
+            connections, quarter, () => RawHttpConnection.ConnectAsync(new(System.Net.IPAddress.Loopback, side.Server.Port)), side.Request, () => side.Server.CpuTime);
+        var d1 = await Run(direct);
+        var p1 = await Run(proxied);
+        var p2 = await Run(proxied);
+        var d2 = await Run(direct);
+        return (((d1.Item1 + d2.Item1) / 2, (d1.Item2 + d2.Item2) / 2), ((p1.Item1 + p2.Item1) / 2, (p1.Item2 + p2.Item2) / 2));
+    }
+
+    private static string[] CpuRow(string name, double direct, double proxied) =>
+        [name, direct.ToString("F1", CultureInfo.InvariantCulture), proxied.ToString("F1", CultureInfo.InvariantCulture), (proxied / direct).ToString("F2", CultureInfo.InvariantCulture), "", ""];
 }

@@ -23,6 +23,7 @@ internal static class IdleClient
             ["proxy"] = ((endPoint, _, token) => RawHttpConnection.ConnectAsync(endPoint, token), "GET http://example.com/hello HTTP/1.1\r\nHost: example.com\r\n\r\n"),
             ["tunnel"] = ((endPoint, trust, token) => RawHttpConnection.OpenTunnelAsync(endPoint, "example.com", trust, token), "GET /hello HTTP/1.1\r\nHost: example.com\r\n\r\n"),
             ["direct"] = ((endPoint, trust, token) => RawHttpConnection.OpenTlsAsync(endPoint, "localhost", trust, token), "GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+            ["https-proxy"] = ((endPoint, trust, token) => RawHttpConnection.OpenTlsAsync(endPoint, "localhost", trust, token), "GET http://example.com/hello HTTP/1.1\r\nHost: example.com\r\n\r\n"),
         };
 
     /// <summary>Arguments: MODE PORT COUNT ROOT-DER-PATH.</summary>

@@ -26,6 +26,7 @@ internal static class LoadHarness
         var idleConnections = 1000;
         var groups = new HashSet<string>(Groups, StringComparer.Ordinal);
         var check = false;
+        string[]? idleModes = null;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -42,6 +43,12 @@ internal static class LoadHarness
                 case "--idle" or "--idle-tunnels" when i + 1 < args.Length:
                     idleConnections = int.Parse(args[++i], Inv);
                     break;
+                case "--idle-hold" when i + 1 < args.Length:
+                    IdleMemoryScenarios.HoldSeconds = int.Parse(args[++i], Inv);
+                    break;
+                case "--idle-kinds" when i + 1 < args.Length:
+                    idleModes = args[++i].Split(',');
+                    break;
                 case "--only" when i + 1 < args.Length:
                     groups = new HashSet<string>(args[++i].Split(','), StringComparer.Ordinal);
                     break;
@@ -53,7 +60,7 @@ internal static class LoadHarness
                     break;
                 default:
                     Console.Error.WriteLine($"unknown argument {args[i]}");
-                    Console.Error.WriteLine($"usage: load [--seconds N] [--connections N] [--new-hosts N] [--idle N] [--only {string.Join(',', Groups)}] [--no-hey] [--check]");
+                    Console.Error.WriteLine($"usage: load [--seconds N] [--connections N] [--new-hosts N] [--idle N] [--idle-kinds {string.Join(',', IdleClient.Modes.Keys)}] [--idle-hold SECONDS] [--only {string.Join(',', Groups)}] [--no-hey] [--check]");
                     return 2;
             }
         }
@@ -97,7 +104,7 @@ internal static class LoadHarness
 
         if (groups.Contains("idle"))
         {
-            ok &= await IdleMemoryScenarios.RunAsync(server, idleConnections);
+            ok &= await IdleMemoryScenarios.RunAsync(server, idleConnections, idleModes);
             Console.WriteLine();
         }
 
@@ -164,14 +171,21 @@ internal static class LoadHarness
     }
 
     internal static async Task<double> RequestsPerSecondAsync(int connections, TimeSpan duration, Func<Task<RawHttpConnection>> open, byte[] request)
+        => (await MeasureAsync(connections, duration, open, request, static () => TimeSpan.Zero)).Rate;
+
+    /// <summary>Requests per second, and the CPU time <paramref name="cpu"/> (a server process's clock) spent per request:
+    /// on a shared machine the second is the steadier figure, as contention slows both sides alike.</summary>
+    internal static async Task<(double Rate, double CpuMicroseconds)> MeasureAsync(
+        int connections, TimeSpan duration, Func<Task<RawHttpConnection>> open, byte[] request, Func<TimeSpan> cpu)
     {
         var clients = await Task.WhenAll(Enumerable.Range(0, connections).Select(_ => open()));
         try
         {
             await DriveAsync(clients, TimeSpan.FromMilliseconds(200), request);
             var stopwatch = Stopwatch.StartNew();
+            var cpuBefore = cpu();
             var count = await DriveAsync(clients, duration, request);
-            return count / stopwatch.Elapsed.TotalSeconds;
+            return (count / stopwatch.Elapsed.TotalSeconds, (cpu() - cpuBefore).TotalMicroseconds / count);
         }
         finally
         {
