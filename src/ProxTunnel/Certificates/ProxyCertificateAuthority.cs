@@ -28,6 +28,11 @@ public sealed class ProxyCertificateAuthority : IDisposable
     private readonly RootAuthority _root;
     private readonly HostCertificateFactory _factory;
     private readonly ILeafKeySource _keys;
+
+    // Issuances for handshakes at once: half the cores, so the other half keeps serving cached hosts during a burst.
+    // Never disposed: it holds no handle, and a handshake still waiting on it when the authority goes away must not throw
+    // from its release.
+    private readonly SemaphoreSlim _issuanceGate = new(Math.Max(1, Environment.ProcessorCount / 2));
     private readonly DiskCertificateCache? _disk;
     private readonly int _capacity;
 
@@ -229,20 +234,62 @@ public sealed class ProxyCertificateAuthority : IDisposable
         return issued;
     }
 
+    /// <summary>
+    /// For a TLS handshake: the cached context at once; on a miss the issuance waits for a free issuance slot without
+    /// holding a thread. Null for a string that cannot be a host name (a client's SNI can be anything).
+    /// </summary>
+    internal ValueTask<SslStreamCertificateContext?> FindCertificateContextAsync(string? host, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(host))
+        {
+            return ValueTask.FromResult<SslStreamCertificateContext?>(null);
+        }
+
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return TryGetCached(host, out var entry)
+            ? ValueTask.FromResult<SslStreamCertificateContext?>(entry.Context)
+            : IssueForHandshakeAsync(host, cancellationToken);
+    }
+
+    private async ValueTask<SslStreamCertificateContext?> IssueForHandshakeAsync(string host, CancellationToken cancellationToken)
+    {
+        // A burst of new hosts would otherwise put an issuance on every pool thread, and handshakes for cached hosts
+        // would queue behind them; bounded, the waiting handshakes hold no thread and the other cores stay free.
+        await _issuanceGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return GetEntrySlow(host).Context;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+        finally
+        {
+            _issuanceGate.Release();
+        }
+    }
+
     private IssuedCertificate GetEntry(string host)
     {
         ArgumentNullException.ThrowIfNull(host);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        return TryGetCached(host, out var entry) ? entry : GetEntrySlow(host);
+    }
 
-        // Hot path: one lock-free probe with the caller's own string, one clock read, one stamp; no allocation.
-        if (_lookup.TryGetValue(host, out var slot) && slot.Current is { } entry && _time.GetUtcNow().UtcTicks < entry.RenewAtUtcTicks)
+    /// <summary>Hot path: one lock-free probe with the caller's own string, one clock read, one stamp; no allocation.</summary>
+    private bool TryGetCached(string host, [NotNullWhen(true)] out IssuedCertificate? entry)
+    {
+        if (_lookup.TryGetValue(host, out var slot) && slot.Current is { } current && _time.GetUtcNow().UtcTicks < current.RenewAtUtcTicks)
         {
             slot.LastUse = Interlocked.Increment(ref _useClock);
             CertificateMetrics.CacheHits.Add(1);
-            return entry;
+            entry = current;
+            return true;
         }
 
-        return GetEntrySlow(host);
+        entry = null;
+        return false;
     }
 
     private IssuedCertificate GetEntrySlow(string host)
