@@ -110,26 +110,6 @@ public sealed class LeafKeyTests
         Assert.That(keys.Distinct().Count(), Is.EqualTo(2));
     }
 
-    [TestCase(nameof(LeafKeyMode.Pool))]
-    [TestCase(nameof(LeafKeyMode.ProcessKey))]
-    public async Task GetCertificateContext_With100ConcurrentCallersForNewHost_IssuesOnce(string mode)
-    {
-        using var ca = Create(Enum.Parse<LeafKeyMode>(mode));
-        using var start = new ManualResetEventSlim();
-        var tasks = Enumerable.Range(0, 100)
-            .Select(_ => Task.Run(() =>
-            {
-                start.Wait(Bound);
-                return ca.GetCertificateContext("concurrent.example.com");
-            }))
-            .ToArray();
-        start.Set();
-        var contexts = await Task.WhenAll(tasks);
-
-        Assert.That(ca.IssuedCount, Is.EqualTo(1));
-        Assert.That(contexts.Distinct().Count(), Is.EqualTo(1));
-    }
-
     [Test]
     public void Create_OnLinux_MakesKeysThatCertificatesAttachByReference()
     {
