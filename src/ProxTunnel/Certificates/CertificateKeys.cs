@@ -6,16 +6,22 @@ namespace ProxTunnel.Certificates;
 /// <summary>Creates keys of the configured <see cref="CertificateKeyAlgorithm"/> and signers over them.</summary>
 internal static class CertificateKeys
 {
-    internal static AsymmetricAlgorithm Create(CertificateKeyAlgorithm algorithm) => OperatingSystem.IsLinux() || OperatingSystem.IsFreeBSD()
-        ? CreateOpenSsl(algorithm)
-        : algorithm switch
+    internal static AsymmetricAlgorithm Create(CertificateKeyAlgorithm algorithm)
     {
-        CertificateKeyAlgorithm.EcdsaP256 => ECDsa.Create(ECCurve.NamedCurves.nistP256),
-        CertificateKeyAlgorithm.Rsa2048 => RSA.Create(2048),
-        CertificateKeyAlgorithm.Rsa3072 => RSA.Create(3072),
-        CertificateKeyAlgorithm.Rsa4096 => RSA.Create(4096),
-        _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown key algorithm."),
-    };
+        if (OperatingSystem.IsLinux() || OperatingSystem.IsFreeBSD())
+        {
+            return CreateOpenSsl(algorithm);
+        }
+
+        return algorithm switch
+        {
+            CertificateKeyAlgorithm.EcdsaP256 => ECDsa.Create(ECCurve.NamedCurves.nistP256),
+            CertificateKeyAlgorithm.Rsa2048 => RSA.Create(2048),
+            CertificateKeyAlgorithm.Rsa3072 => RSA.Create(3072),
+            CertificateKeyAlgorithm.Rsa4096 => RSA.Create(4096),
+            _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown key algorithm."),
+        };
+    }
 
     // ECDsa.Create/RSA.Create return wrappers that X509Certificate2.CopyWithPrivateKey does not recognise: it then
     // exports and re-imports the private key (about 100 µs of a 0.6 ms issuance). The OpenSSL types are attached by
