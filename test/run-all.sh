@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test. Installs what the tests drive when it is missing (Debian/Ubuntu packages: curl, openssl, Chromium,
-# NSS tools, Python's websocket-client), then prints one closing line: "tests: N passed, N failed[, N skipped]".
+# NSS tools, Python's websocket-client and h2, htpasswd), then prints one closing line: "tests: N passed, N failed[, N skipped]".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +10,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v chromium >/dev/null 2>&1 || need+=(chromium fonts-liberation)
 command -v certutil >/dev/null 2>&1 || need+=(libnss3-tools)
 /usr/bin/python3 -c 'import websocket' >/dev/null 2>&1 || need+=(python3-websocket)
+/usr/bin/python3 -c 'import h2' >/dev/null 2>&1 || need+=(python3-h2)
+command -v htpasswd >/dev/null 2>&1 || need+=(apache2-utils)
 if ((${#need[@]})); then
   sudo=""
   [ "$(id -u)" = 0 ] || sudo=sudo

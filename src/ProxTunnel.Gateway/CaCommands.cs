@@ -6,7 +6,7 @@ using ProxTunnel.Certificates;
 
 namespace ProxTunnel.Gateway;
 
-/// <summary><c>proxtunnel ca init | issue | export</c>: managing the root CA from the command line, like certauth.</summary>
+/// <summary><c>proxtunnel ca init | issue | export</c> (and <c>trust | untrust</c>, see <see cref="CaTrust"/>): managing the root CA from the command line, like certauth.</summary>
 internal static class CaCommands
 {
     private static readonly string[] Formats = ["pem", "p12", "cer"];
@@ -27,7 +27,12 @@ internal static class CaCommands
         issue.SetAction((parseResult, cancellationToken) =>
             IssueAsync(parseResult, parseResult.GetValue(ca)!, parseResult.GetValue(host)!, parseResult.GetValue(wildcard), parseResult.GetValue(issueOut), cancellationToken));
 
-        var format = new Option<string>("--format") { Description = "pem, p12 (certificate only, empty password) or cer (DER).", Required = true, HelpName = "FORMAT" };
+        var format = new Option<string>("--format")
+        {
+            Description = "pem, p12 (certificate only, empty password) or cer (DER).",
+            HelpName = "FORMAT",
+            DefaultValueFactory = _ => "pem",
+        };
         format.AcceptOnlyFromAmong(Formats);
         var exportOut = new Option<FileInfo?>("--out") { Description = "Write here instead of stdout (binary formats need it unless stdout is redirected).", HelpName = "FILE" };
         var export = new Command("export", "Export the root certificate (never its key) for clients to trust.") { format, exportOut };
@@ -37,6 +42,10 @@ internal static class CaCommands
         command.Add(init);
         command.Add(issue);
         command.Add(export);
+        foreach (var trust in CaTrust.Build(ca))
+        {
+            command.Add(trust);
+        }
         return command;
     }
 
@@ -74,6 +83,13 @@ internal static class CaCommands
         {
             await Console.Error.WriteLineAsync($"error: {ex.Message}".AsMemory(), cancellationToken).ConfigureAwait(false);
             return ExitCodes.Failure;
+        }
+
+        if (output is null)
+        {
+            await Console.Error.WriteLineAsync(
+                "warning: printing a PRIVATE KEY on stdout; anyone who gets it can impersonate this host. Use --out FILE to write it to a file only you can read."
+                    .AsMemory(), cancellationToken).ConfigureAwait(false);
         }
 
         var bytes = Encoding.ASCII.GetBytes(pem);
@@ -116,7 +132,8 @@ internal static class CaCommands
         return await WriteAsync(data, output, privateFile: false, cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task<ProxyCertificateAuthority> OpenAsync(string caPath, CancellationToken cancellationToken)
+    /// <summary>Opens (or creates, saying so on stderr) the root CA.</summary>
+    internal static async Task<ProxyCertificateAuthority> OpenAsync(string caPath, CancellationToken cancellationToken)
     {
         var authority = new ProxyCertificateAuthority(new CertificateAuthorityOptions { RootCertificatePath = caPath });
         if (authority.RootWasCreated)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.CommandLine.Parsing;
 using Microsoft.Extensions.Logging;
 using ProxTunnel.Certificates;
@@ -17,6 +18,12 @@ internal static class GatewayCommandLine
         if (parseResult.Errors.Count > 0)
         {
             return ReportUsageError(parseResult, parseResult.Errors.Select(e => e.Message));
+        }
+
+        if (parseResult.Action is HelpAction)
+        {
+            WriteHelp(parseResult, Console.Out);
+            return ExitCodes.Success;
         }
 
         // The host handles Ctrl+C / SIGTERM itself; System.CommandLine must not race it.
@@ -43,8 +50,7 @@ internal static class GatewayCommandLine
         }
 
         path.Add("--help");
-        parseResult.RootCommandResult.Command.Parse(path).Invoke(new InvocationConfiguration { Output = stderr, Error = stderr });
-        stderr.Flush();
+        WriteHelp(parseResult.RootCommandResult.Command.Parse(path), stderr);
         return ExitCodes.Usage;
     }
 
@@ -75,7 +81,18 @@ internal static class GatewayCommandLine
             HelpName = "PREFIX",
             DefaultValueFactory = _ => GatewaySettings.DefaultPrefix,
         };
-        prefix.Validators.Add(result => Check(result, () => _ = new FixedPrefixResolver(result.GetValueOrDefault<string>() ?? "")));
+        prefix.Validators.Add(result =>
+        {
+            var value = result.GetValueOrDefault<string>() ?? "";
+            if (value.Length == 0 || value[0] != '/' || value[^1] != '/')
+            {
+                // "/p" would glue the prefix to the URL (/phttps://...), which no app route expects.
+                result.AddError($"--prefix: '{value}' must start and end with '/', e.g. /prefix/.");
+                return;
+            }
+
+            Check(result, () => _ = new FixedPrefixResolver(value));
+        });
 
         var proxyHost = new Option<string>("--proxy-host")
         {
@@ -83,18 +100,21 @@ internal static class GatewayCommandLine
             HelpName = "NAME",
             DefaultValueFactory = _ => ProxyTunnelOptions.DefaultProxyHost,
         };
-        proxyHost.Validators.Add(result =>
+        proxyHost.Validators.Add(result => CheckHostNames(result, [result.GetValueOrDefault<string>()]));
+
+        var proxyAlias = new Option<string[]>("--proxy-alias")
         {
-            var value = result.GetValueOrDefault<string>();
-            if (string.IsNullOrWhiteSpace(value) || Uri.CheckHostName(value) == UriHostNameType.Unknown)
-            {
-                result.AddError($"--proxy-host: '{value}' is not a host name.");
-            }
-        });
+            Description = "Extra host name whose requests reach the app unprefixed, with Host naming it (repeatable).",
+            HelpName = "NAME",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = false,
+        };
+        proxyAlias.Validators.Add(result => CheckHostNames(result, result.GetValueOrDefault<string[]>() ?? []));
 
         var auth = new Option<string?>("--auth")
         {
-            Description = $"Require Basic proxy credentials; the user name becomes the prefix (/alice/http://...). Realm default: {GatewaySettings.DefaultRealm}.",
+            Description = "Require Basic proxy credentials; the user name becomes the prefix (/alice/http://...). "
+                + $"REALM is optional (default: {GatewaySettings.DefaultRealm}). Without --auth-users NO PASSWORD IS CHECKED: any password is accepted.",
             HelpName = "REALM",
             Arity = ArgumentArity.ZeroOrOne,
         };
@@ -102,6 +122,37 @@ internal static class GatewayCommandLine
         {
             var realm = result.Tokens.Count == 0 ? GatewaySettings.DefaultRealm : result.Tokens[0].Value;
             Check(result, () => _ = new ProxyAuthPrefixResolver(realm));
+        });
+
+        var authUsers = new Option<FileInfo?>("--auth-users")
+        {
+            Description = "With --auth: htpasswd file with bcrypt hashes (htpasswd -B); wrong or unknown credentials get 407. Re-read when it changes.",
+            HelpName = "FILE",
+        };
+        authUsers.Validators.Add(result =>
+        {
+            if (result.Parent is CommandResult command && command.GetResult(auth) is null)
+            {
+                result.AddError("--auth-users needs --auth.");
+            }
+            else if (result.GetValueOrDefault<FileInfo?>() is { Exists: false } missing)
+            {
+                result.AddError($"--auth-users: '{missing.FullName}' does not exist (create it with `htpasswd -B -c FILE USER`).");
+            }
+        });
+
+        var har = new Option<FileInfo?>("--har")
+        {
+            Description = "Write every exchange the app answered to FILE as HAR 1.2, entries appended as they complete. "
+                + "An existing FILE is never overwritten: the gateway refuses to start.",
+            HelpName = "FILE",
+        };
+        har.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<FileInfo?>() is { Exists: true } existing)
+            {
+                result.AddError($"--har: '{existing.FullName}' already exists; remove it or name a new file.");
+            }
         });
 
         var upstream = new Option<Uri?>("--upstream")
@@ -122,7 +173,7 @@ internal static class GatewayCommandLine
             "ProxTunnel gateway: an HTTP/HTTPS proxy that rewrites every request to <prefix><absolute URL> and answers it "
             + "with a built-in inspector or forwards it to --upstream.")
         {
-            listen, listenTls, prefix, proxyHost, ca, auth, upstream, logLevel,
+            listen, listenTls, prefix, proxyHost, proxyAlias, ca, auth, authUsers, upstream, har, logLevel,
         };
         root.Add(CaCommands.Build(ca));
         root.SetAction((parseResult, cancellationToken) =>
@@ -149,6 +200,9 @@ internal static class GatewayCommandLine
                 ProxyHost = parseResult.GetValue(proxyHost)!,
                 CaPath = parseResult.GetValue(ca)!,
                 AuthRealm = realm,
+                AuthUsers = parseResult.GetValue(authUsers)?.FullName,
+                ProxyAliases = parseResult.GetValue(proxyAlias) ?? [],
+                HarPath = parseResult.GetValue(har)?.FullName,
                 Upstream = parseResult.GetValue(upstream),
                 LogLevel = parseResult.GetValue(logLevel),
             };
@@ -195,6 +249,27 @@ internal static class GatewayCommandLine
 
         result.AddError($"--upstream: '{text}' is not an absolute http:// or https:// URL without query.");
         return null;
+    }
+
+    /// <summary>Runs the parser's help for <paramref name="helpParse"/> into <paramref name="destination"/>. System.CommandLine
+    /// prints <c>--auth &lt;REALM&gt;</c> although the value may be left out; the usage says <c>[REALM]</c> (same width).</summary>
+    private static void WriteHelp(ParseResult helpParse, TextWriter destination)
+    {
+        using var text = new StringWriter(System.Globalization.CultureInfo.InvariantCulture);
+        helpParse.Invoke(new InvocationConfiguration { Output = text, Error = text });
+        destination.Write(text.ToString().Replace("--auth <REALM>", "--auth [REALM]", StringComparison.Ordinal));
+        destination.Flush();
+    }
+
+    private static void CheckHostNames(OptionResult result, IEnumerable<string?> names)
+    {
+        foreach (var name in names)
+        {
+            if (!GatewayHostName.IsValid(name))
+            {
+                result.AddError($"{result.Option.Name}: '{name}' is not a host name (letters, digits, '-' and '.'; no IPv6 literal, port or scheme).");
+            }
+        }
     }
 
     private static void Check(OptionResult result, Action validate)

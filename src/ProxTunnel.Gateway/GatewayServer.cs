@@ -16,11 +16,22 @@ internal static class GatewayServer
     /// <summary>Runs until Ctrl+C / SIGTERM or <paramref name="cancellationToken"/>; returns the exit code.</summary>
     public static async Task<int> RunAsync(GatewaySettings settings, CancellationToken cancellationToken)
     {
+        IProxyPrefixResolver? resolver;
+        try
+        {
+            resolver = CreateResolver(settings);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidDataException)
+        {
+            await Console.Error.WriteLineAsync($"error: --auth-users: {ex.Message}".AsMemory(), cancellationToken).ConfigureAwait(false);
+            return ExitCodes.Failure;
+        }
+
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         ConfigureLogging(builder.Logging, settings.LogLevel);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(5));
         builder.Services.AddSingleton(services => new ProxyCertificateAuthority(
-            new CertificateAuthorityOptions { RootCertificatePath = settings.CaPath }, services.GetRequiredService<ILoggerFactory>()));
+            new CertificateAuthorityOptions { RootCertificatePath = settings.CaPath }, services.GetRequiredService<ILoggerFactory>(), meterFactory: services.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         if (settings.Upstream is not null)
         {
             builder.Services.AddHttpForwarder();
@@ -34,7 +45,7 @@ internal static class GatewayServer
             var authority = kestrel.ApplicationServices.GetRequiredService<ProxyCertificateAuthority>();
             foreach (var endpoint in settings.Listen)
             {
-                Listen(kestrel, endpoint, l => l.UseProxyTunnel(t => ConfigureTunnel(t, settings, authority)));
+                Listen(kestrel, endpoint, l => l.UseProxyTunnel(t => ConfigureTunnel(t, settings, resolver, authority)));
             }
 
             foreach (var endpoint in settings.ListenTls)
@@ -42,50 +53,82 @@ internal static class GatewayServer
                 Listen(kestrel, endpoint, l =>
                 {
                     l.UseHttps(new TlsHandshakeCallbackOptions { OnConnection = context => SelectCertificate(context, authority) });
-                    l.UseProxyTunnel(t => ConfigureTunnel(t, settings, authority));
+                    l.UseProxyTunnel(t => ConfigureTunnel(t, settings, resolver, authority));
                 });
             }
         });
 
-        var app = builder.Build();
+        WebApplication app;
+        try
+        {
+            // Building creates Kestrel, whose options load the CA: a missing, corrupt or unreadable root surfaces here.
+            app = builder.Build();
+        }
+        catch (InvalidOperationException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: {ex.Message}".AsMemory(), cancellationToken).ConfigureAwait(false);
+            return ExitCodes.Failure;
+        }
+
         await using (app.ConfigureAwait(false))
         {
-            ProxyCertificateAuthority authority;
+            var authority = app.Services.GetRequiredService<ProxyCertificateAuthority>();
+
+            HarWriter? har;
             try
             {
-                authority = app.Services.GetRequiredService<ProxyCertificateAuthority>();
+                har = settings.HarPath is null ? null : HarWriter.Create(settings.HarPath);
             }
-            catch (InvalidOperationException ex)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                await Console.Error.WriteLineAsync($"error: {ex.Message}".AsMemory(), cancellationToken).ConfigureAwait(false);
+                await Console.Error.WriteLineAsync($"error: --har: {ex.Message}".AsMemory(), cancellationToken).ConfigureAwait(false);
                 return ExitCodes.Failure;
-            }
-
-            if (settings.Upstream is { } upstream)
-            {
-                UpstreamForwarding.Map(app, upstream);
-            }
-            else
-            {
-                app.UseWebSockets();
-                app.Run(Inspector.HandleAsync);
             }
 
             try
             {
-                await app.StartAsync(cancellationToken).ConfigureAwait(false);
+                return await ServeAsync(app, settings, authority, har, cancellationToken).ConfigureAwait(false);
             }
-            catch (IOException ex)
+            finally
             {
-                await Console.Error.WriteLineAsync($"error: {ex.Message}".AsMemory(), CancellationToken.None).ConfigureAwait(false);
-                return ExitCodes.Failure;
+                // After the host stopped: every exchange it let finish is in the file before the closing ]}}.
+                if (har is not null)
+                {
+                    await har.DisposeAsync().ConfigureAwait(false);
+                }
             }
-
-            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
-            await StartupBanner.WriteAsync(Console.Out, settings, authority, addresses, TimeProvider.System, cancellationToken).ConfigureAwait(false);
-            await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
-            return ExitCodes.Success;
         }
+    }
+
+    private static async Task<int> ServeAsync(WebApplication app, GatewaySettings settings, ProxyCertificateAuthority authority, HarWriter? har,
+        CancellationToken cancellationToken)
+    {
+        ExchangeRecording.Use(app, har);
+        if (settings.Upstream is { } upstream)
+        {
+            UpstreamForwarding.Map(app, upstream);
+        }
+        else
+        {
+            app.UseWebSockets();
+            app.Run(Inspector.HandleAsync);
+        }
+
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            await Console.Error.WriteLineAsync($"error: {ex.Message}".AsMemory(), CancellationToken.None).ConfigureAwait(false);
+            har?.DiscardOnClose();
+            return ExitCodes.Failure;
+        }
+
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
+        await StartupBanner.WriteAsync(Console.Out, settings, authority, addresses, TimeProvider.System, cancellationToken).ConfigureAwait(false);
+        await app.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
+        return ExitCodes.Success;
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging, LogLevel level)
@@ -127,14 +170,27 @@ internal static class GatewayServer
         }
     }
 
-    private static void ConfigureTunnel(ProxyTunnelOptions options, GatewaySettings settings, ProxyCertificateAuthority authority)
+    /// <summary>One resolver for every listener, so the htpasswd file is loaded and its accepted credentials remembered once.</summary>
+    private static IProxyPrefixResolver? CreateResolver(GatewaySettings settings) => settings switch
+    {
+        { AuthRealm: null } => null,
+        { AuthUsers: { } users } => new HtpasswdPrefixResolver(users, settings.AuthRealm),
+        _ => new ProxyAuthPrefixResolver(settings.AuthRealm),
+    };
+
+    private static void ConfigureTunnel(ProxyTunnelOptions options, GatewaySettings settings, IProxyPrefixResolver? resolver, ProxyCertificateAuthority authority)
     {
         options.CertificateAuthorityInstance = authority;
         options.Prefix = settings.Prefix;
         options.ProxyHost = settings.ProxyHost;
-        if (settings.AuthRealm is not null)
+        foreach (var alias in settings.ProxyAliases)
         {
-            options.PrefixResolver = new ProxyAuthPrefixResolver(settings.AuthRealm);
+            options.ProxyHosts.Add(alias);
+        }
+
+        if (resolver is not null)
+        {
+            options.PrefixResolver = resolver;
         }
     }
 

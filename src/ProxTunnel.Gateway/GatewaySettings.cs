@@ -25,6 +25,15 @@ internal sealed class GatewaySettings
     /// <summary>Realm for <c>ProxyAuthPrefixResolver</c>, or null when <c>--auth</c> was not given.</summary>
     public string? AuthRealm { get; init; }
 
+    /// <summary>htpasswd file checked by <c>--auth</c>, or null when <c>--auth</c> checks no password.</summary>
+    public string? AuthUsers { get; init; }
+
+    /// <summary>Extra unprefixed host names (<c>--proxy-alias</c>).</summary>
+    public IReadOnlyList<string> ProxyAliases { get; init; } = [];
+
+    /// <summary>HAR file to write, or null.</summary>
+    public string? HarPath { get; init; }
+
     /// <summary>Backend to forward to, or null for the built-in inspector.</summary>
     public Uri? Upstream { get; init; }
 

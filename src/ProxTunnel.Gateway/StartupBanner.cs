@@ -27,6 +27,22 @@ internal static class StartupBanner
 
         var expires = authority.RootCertificate.NotAfter.ToUniversalTime();
         b.AppendLine(CultureInfo.InvariantCulture, $"prefix: {(settings.AuthRealm is null ? settings.Prefix : $"/<proxy user>/ (--auth, realm \"{settings.AuthRealm}\")")}");
+        if (settings.AuthRealm is not null)
+        {
+            b.AppendLine(settings.AuthUsers is null
+                ? "warning: --auth checks NO password (any password is accepted); add --auth-users FILE (htpasswd -B) to check them."
+                : $"passwords: checked against {settings.AuthUsers}");
+        }
+
+        foreach (var alias in settings.ProxyAliases)
+        {
+            b.AppendLine(CultureInfo.InvariantCulture, $"alias: {alias} (reaches the app unprefixed)");
+        }
+
+        if (settings.HarPath is not null)
+        {
+            b.AppendLine(CultureInfo.InvariantCulture, $"HAR: {settings.HarPath}");
+        }
         b.AppendLine(settings.Upstream is null ? "app: built-in inspector" : $"app: forwarding to {settings.Upstream}");
         b.AppendLine(CultureInfo.InvariantCulture, $"CA: {authority.RootCertificatePath}{(authority.RootWasCreated ? " (created now)" : "")}");
         b.AppendLine(CultureInfo.InvariantCulture, $"root SHA-256: {authority.RootSha256Fingerprint}");

@@ -14,6 +14,7 @@ internal static class UpstreamForwarding
         var destinationPrefix = upstream.GetLeftPart(UriPartial.Path).TrimEnd('/');
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ProxTunnel.Gateway.Upstream");
         GatewayLog.ForwardingTo(logger, destinationPrefix);
+        app.Use((context, next) => ExplainFailureAsync(context, next, destinationPrefix, logger));
 
         // WebSocket upgrades are forwarded by YARP itself; the app must not accept them first (no UseWebSockets here).
         app.MapForwarder("/{**catch-all}", destinationPrefix, ForwarderRequestConfig.Empty, transforms =>
@@ -22,6 +23,24 @@ internal static class UpstreamForwarding
             transforms.AddOriginalHost(useOriginal: true);
             transforms.AddRequestTransform(SetVerbatimTarget);
         });
+    }
+
+    /// <summary>YARP answers a failed upstream with an empty 502 (504 on timeout); say in one plain-text line what went
+    /// wrong. Other errors (the client went away, a bad request body) keep YARP's answer.</summary>
+    private static async Task ExplainFailureAsync(HttpContext context, RequestDelegate next, string destination, ILogger logger)
+    {
+        await next(context).ConfigureAwait(false);
+        if (context.GetForwarderErrorFeature() is not { } failure || context.Response.HasStarted
+            || context.Response.StatusCode is not (StatusCodes.Status502BadGateway or StatusCodes.Status504GatewayTimeout))
+        {
+            return;
+        }
+
+        var reason = (failure.Exception?.GetBaseException().Message ?? failure.Error.ToString()).ReplaceLineEndings(" ");
+        GatewayLog.UpstreamFailed(logger, ExchangeRecording.AbsoluteUrl(context), failure.Error, reason);
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync($"proxtunnel: upstream {destination} failed ({failure.Error}): {reason}\n", context.RequestAborted)
+            .ConfigureAwait(false);
     }
 
     /// <summary>Sends the rewritten target exactly as received: no decoding, re-encoding or dot-segment removal.</summary>

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -6,6 +7,7 @@ using Microsoft.Extensions.Options;
 using ProxTunnel;
 using ProxTunnel.Certificates;
 using ProxTunnel.Connection;
+using ProxTunnel.Diagnostics;
 using ProxTunnel.ProxyHost;
 using ProxTunnel.Rewriting;
 
@@ -18,8 +20,12 @@ public static class ProxyTunnelListenOptionsExtensions
     /// Answers CONNECT, terminates TLS inside tunnels with certificates from the ProxTunnel root CA, and rewrites every
     /// proxied request to <c>&lt;prefix&gt;&lt;absolute URL&gt;</c>. Options registered with <c>AddProxyTunnel</c> (or bound from
     /// the <c>ProxyTunnel</c> configuration section) are the starting point; <paramref name="configure"/> refines them for
-    /// this listener. Place it after <c>UseHttps()</c> for an HTTPS proxy.
+    /// this listener. Place it after <c>UseHttps()</c> for an HTTPS proxy. Logs go through the app's
+    /// <c>ILoggerFactory</c>, and metrics to the <c>ProxTunnel</c> meter of its <c>IMeterFactory</c>.
     /// </summary>
+    /// <param name="listenOptions">The Kestrel listener that becomes a proxy endpoint.</param>
+    /// <param name="configure">Adjusts the options for this listener; runs after the registered options are copied.</param>
+    /// <returns><paramref name="listenOptions"/>, for chaining.</returns>
     public static ListenOptions UseProxyTunnel(this ListenOptions listenOptions, Action<ProxyTunnelOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(listenOptions);
@@ -39,11 +45,12 @@ public static class ProxyTunnelListenOptionsExtensions
             // this only refuses a listener that was set to drop HTTP/1.1 after UseProxyTunnel.
             RestrictToHttp1(listenOptions);
             var loggerFactory = listenOptions.ApplicationServices.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+            var meterFactory = listenOptions.ApplicationServices.GetService<IMeterFactory>();
             var authority = options.CertificateAuthorityInstance
-                ?? CertificateAuthorityRegistry.For(listenOptions.ApplicationServices).GetOrCreate(options.CertificateAuthority, loggerFactory);
+                ?? CertificateAuthorityRegistry.For(listenOptions.ApplicationServices).GetOrCreate(options.CertificateAuthority, loggerFactory, meterFactory);
             var pages = options.EnableCertificateDownload ? new ProxyHostPages(authority, options.ProxyHost) : null;
             var logger = loggerFactory.CreateLogger("ProxTunnel.Tunnel");
-            var settings = new RewriteSettings(options, pages, logger);
+            var settings = new RewriteSettings(options, pages, logger, ProxyTunnelMetrics.For(meterFactory));
             var middleware = new ProxyTunnelMiddleware(next, options, authority, settings, logger);
             return middleware.OnConnectionAsync;
         });

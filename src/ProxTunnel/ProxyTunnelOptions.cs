@@ -20,7 +20,9 @@ public sealed class ProxyTunnelOptions
     /// <summary>Decides the rewritten target of each proxied request; overrides <see cref="Prefix"/>.</summary>
     public IProxyPrefixResolver? PrefixResolver { get; set; }
 
-    /// <summary>The host whose <c>/</c> and <c>/download/*</c> the library answers itself.</summary>
+    /// <summary>The host whose <c>/</c> and <c>/download/*</c> the library answers itself. Any form a browser accepts;
+    /// kept in canonical form at start-up (lower-case punycode without a trailing dot, IPv4 dotted decimal, IPv6 in
+    /// brackets).</summary>
     public string ProxyHost { get; set; } = DefaultProxyHost;
 
     /// <summary>Further host names whose requests reach the app unprefixed, in origin-form, with their Host header.</summary>
@@ -82,13 +84,12 @@ public sealed class ProxyTunnelOptions
             _ = new FixedPrefixResolver(Prefix ?? throw new InvalidOperationException("ProxyTunnel: Prefix may not be null."));
         }
 
-        foreach (var host in ProxyHosts.Prepend(ProxyHost))
+        // These names end up in targets, Host headers and the landing page: each must be a host, and is kept in its
+        // canonical form (HostName) so it compares equal to the canonical host of a request.
+        ProxyHost = CanonicalProxyHost(ProxyHost);
+        for (var i = 0; i < ProxyHosts.Count; i++)
         {
-            // These names end up in targets, Host headers and the landing page: plain host names only.
-            if (!Rewriting.TargetBuilder.IsPlainHostName(host))
-            {
-                throw new InvalidOperationException($"ProxyTunnel: '{host}' is not a host name (ProxyHost, ProxyHosts).");
-            }
+            ProxyHosts[i] = CanonicalProxyHost(ProxyHosts[i]);
         }
 
         if (TlsHandshakeTimeout <= TimeSpan.Zero || RequestHeadersTimeout <= TimeSpan.Zero)
@@ -106,4 +107,9 @@ public sealed class ProxyTunnelOptions
             throw new InvalidOperationException("ProxyTunnel: MaxConcurrentTunnels must be 0 (no limit) or positive.");
         }
     }
+
+    private static string CanonicalProxyHost(string host)
+        => Urls.HostName.TryParse(host, out var canonical)
+            ? canonical.Value
+            : throw new InvalidOperationException($"ProxyTunnel: '{host}' is not a host name (ProxyHost, ProxyHosts).");
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -23,14 +24,14 @@ internal sealed class CertificateAuthorityRegistry : IDisposable
         return registry;
     });
 
-    public ProxyCertificateAuthority GetOrCreate(CertificateAuthorityOptions options, ILoggerFactory loggerFactory)
+    public ProxyCertificateAuthority GetOrCreate(CertificateAuthorityOptions options, ILoggerFactory loggerFactory, IMeterFactory? meterFactory)
     {
         var key = options.SettingsKey;
         lock (_lock)
         {
             if (!_authorities.TryGetValue(key, out var authority))
             {
-                authority = new ProxyCertificateAuthority(options, loggerFactory);
+                authority = new ProxyCertificateAuthority(options, loggerFactory, meterFactory: meterFactory);
                 _authorities.Add(key, authority);
             }
 

@@ -23,6 +23,9 @@ internal static class PrivateFile
             {
                 Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             }
+
+            // A directory we made for keys must never be committed by accident when it sits inside a repository.
+            File.WriteAllText(Path.Combine(directory, ".gitignore"), "*\n");
         }
 
         // Same directory, so the final move is a rename on the same file system and never a copy.

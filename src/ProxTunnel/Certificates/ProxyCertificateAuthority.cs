@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net.Security;
 using System.Security.Cryptography;
@@ -35,6 +36,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
     private readonly SemaphoreSlim _issuanceGate = new(Math.Max(1, Environment.ProcessorCount / 2));
     private readonly DiskCertificateCache? _disk;
     private readonly int _capacity;
+    private readonly CertificateMetrics _metrics;
 
     // Slots by cache key (normalized or wildcard name); the LRU population.
     private readonly ConcurrentDictionary<string, CertificateCacheSlot> _slots = new(StringComparer.Ordinal);
@@ -48,7 +50,13 @@ public sealed class ProxyCertificateAuthority : IDisposable
     private bool _disposed;
 
     /// <summary>Loads the root from <see cref="CertificateAuthorityOptions.RootCertificatePath"/>, creating it when the file is missing.</summary>
-    public ProxyCertificateAuthority(CertificateAuthorityOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    /// <param name="options">Root and host certificate settings; copied, so later changes have no effect.</param>
+    /// <param name="loggerFactory">Where the authority logs; none when null.</param>
+    /// <param name="timeProvider">Clock for validity periods and renewal; the system clock when null.</param>
+    /// <param name="meterFactory">The app's meter factory (from its service provider), so the <c>proxtunnel.certificates.*</c>
+    /// counters are scoped to that app; a process-wide <c>ProxTunnel</c> meter when null.</param>
+    public ProxyCertificateAuthority(
+        CertificateAuthorityOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Clone();
@@ -56,6 +64,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
         _logger = loggerFactory?.CreateLogger<ProxyCertificateAuthority>() ?? NullLogger<ProxyCertificateAuthority>.Instance;
         _time = timeProvider ?? TimeProvider.System;
         _capacity = _options.CacheSize;
+        _metrics = CertificateMetrics.For(meterFactory);
 
         var path = Path.GetFullPath(_options.RootCertificatePath);
         var now = _time.GetUtcNow();
@@ -224,7 +233,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
     {
         var issued = _factory.Issue(target, now, key);
         Interlocked.Increment(ref _issuedCount);
-        CertificateMetrics.Issued.Add(1);
+        _metrics.Issued.Add(1);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
             var notAfter = issued.NotAfter.ToUniversalTime();
@@ -283,7 +292,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
         if (_lookup.TryGetValue(host, out var slot) && slot.Current is { } current && _time.GetUtcNow().UtcTicks < current.RenewAtUtcTicks)
         {
             slot.LastUse = Interlocked.Increment(ref _useClock);
-            CertificateMetrics.CacheHits.Add(1);
+            _metrics.CacheHits.Add(1);
             entry = current;
             return true;
         }
@@ -311,13 +320,13 @@ public sealed class ProxyCertificateAuthority : IDisposable
                 }
                 else
                 {
-                    CertificateMetrics.CacheHits.Add(1);
+                    _metrics.CacheHits.Add(1);
                 }
             }
         }
         else
         {
-            CertificateMetrics.CacheHits.Add(1);
+            _metrics.CacheHits.Add(1);
         }
 
         slot.LastUse = Interlocked.Increment(ref _useClock);
@@ -337,7 +346,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
         if (_slots.TryAdd(key, created))
         {
             Interlocked.Increment(ref _slotCount);
-            CertificateMetrics.Cached.Add(1);
+            _metrics.Cached.Add(1);
             return created;
         }
 
@@ -394,7 +403,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
                 if (_slots.TryRemove(KeyValuePair.Create(victim.Key, victim)))
                 {
                     Interlocked.Decrement(ref _slotCount);
-                    CertificateMetrics.Cached.Add(-1);
+                    _metrics.Cached.Add(-1);
                     victim.Evict(_lookup);
                 }
             }

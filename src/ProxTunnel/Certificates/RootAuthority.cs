@@ -43,6 +43,11 @@ internal sealed class RootAuthority : IDisposable
     /// <summary>Loads the root file, or creates it when it does not exist.</summary>
     internal static RootAuthority LoadOrCreate(string path, CertificateAuthorityOptions options, DateTimeOffset now)
     {
+        if (Directory.Exists(path))
+        {
+            throw new InvalidOperationException($"Cannot read the root CA file '{path}': it is a directory; give the path of a file.");
+        }
+
         if (!File.Exists(path))
         {
             var (certificate, key, pem) = CreateRoot(options, now);

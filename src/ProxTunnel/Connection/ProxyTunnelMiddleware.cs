@@ -144,8 +144,8 @@ internal sealed class ProxyTunnelMiddleware
             return;
         }
 
-        ProxyTunnelMetrics.TunnelsOpened.Add(1);
-        ProxyTunnelMetrics.TunnelsActive.Add(1);
+        _settings.Metrics.TunnelsOpened.Add(1);
+        _settings.Metrics.TunnelsActive.Add(1);
         TransportLayer? tls = null;
         var tunnelLayer = layer;
         try
@@ -184,7 +184,7 @@ internal sealed class ProxyTunnelMiddleware
         finally
         {
             Interlocked.Decrement(ref _activeTunnels);
-            ProxyTunnelMetrics.TunnelsActive.Add(-1);
+            _settings.Metrics.TunnelsActive.Add(-1);
             if (tls is not null)
             {
                 await tls.DisposeAsync();
@@ -274,15 +274,7 @@ internal sealed class ProxyTunnelMiddleware
             return ConnectRequest.RefusedRequest;
         }
 
-        var host = Encoding.ASCII.GetString(authority[hostRange]).ToLowerInvariant();
-        if (host.StartsWith('['))
-        {
-            host = host[1..^1];
-        }
-        else if (host.EndsWith('.'))
-        {
-            host = host[..^1];
-        }
+        var host = TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(authority[hostRange]));
 
         var headers = head.ToDictionary(headBytes);
 
@@ -324,7 +316,7 @@ internal sealed class ProxyTunnelMiddleware
                 async (stream, clientHello, state, cancellationToken) =>
                 {
                     // SNI is the client's word: only a plain host name may name the certificate and the target.
-                    serverName = TargetBuilder.IsPlainHostName(clientHello.ServerName) ? clientHello.ServerName.ToLowerInvariant() : null;
+                    serverName = TargetBuilder.CanonicalServerName(clientHello.ServerName);
                     var certificate = await _authority.FindCertificateContextAsync(serverName, cancellationToken);
                     if (certificate is null)
                     {
@@ -348,7 +340,7 @@ internal sealed class ProxyTunnelMiddleware
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            ProxyTunnelMetrics.HandshakeFailures.Add(1);
+            _settings.Metrics.HandshakeFailures.Add(1);
             if (handshakeTimeout.IsCancellationRequested)
             {
                 ProxyTunnelLog.HandshakeTimedOut(_logger, context.ConnectionId);
@@ -379,7 +371,7 @@ internal sealed class ProxyTunnelMiddleware
     }
 
     private ValueTask WriteErrorAsync(ConnectionContext context, PipeWriter output, RejectReason reason, string? realm = null)
-        => ProxyResponses.RefuseAsync(output, reason, realm, _logger, context.ConnectionId);
+        => ProxyResponses.RefuseAsync(output, reason, realm, _logger, _settings.Metrics, context.ConnectionId);
 
     /// <summary>
     /// After the proxy refused a request, reads and drops what the client still sends, briefly: closing a socket with

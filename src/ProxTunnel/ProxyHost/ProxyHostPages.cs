@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using ProxTunnel.Certificates;
+using ProxTunnel.Urls;
 
 namespace ProxTunnel.ProxyHost;
 
@@ -28,33 +29,47 @@ internal sealed class ProxyHostPages
         _notFound = Build("text/plain; charset=utf-8", null, "Not found: the downloads are /download/pem, /download/p12 and /download/cer.\n"u8.ToArray(), "404 Not Found");
     }
 
-    /// <summary>The full response for a path the library answers, or null when the path belongs to the app.</summary>
+    /// <summary>
+    /// The full response for a path the library answers, or null when the path belongs to the app. Matched on the
+    /// canonical path (dot segments resolved, <c>\</c> as <c>/</c>, percent-encoded unreserved characters decoded,
+    /// ASCII case ignored as ASP.NET Core routing does), so <c>/%64ownload/pem</c> and <c>/x/../download/pem</c> are
+    /// the download and never reach the app.
+    /// </summary>
     public byte[]? Find(ReadOnlySpan<byte> pathAndQuery)
     {
-        var query = pathAndQuery.IndexOf((byte)'?');
-        var path = query < 0 ? pathAndQuery : pathAndQuery[..query];
-        if (path.IsEmpty || path.SequenceEqual("/"u8))
+        var query = pathAndQuery.IndexOfAny((byte)'?', (byte)'#');
+        var raw = query < 0 ? pathAndQuery : pathAndQuery[..query];
+        // Canonical paths are never longer than the raw path plus its leading "/".
+        var buffer = raw.Length < 512 ? stackalloc byte[raw.Length + 1] : new byte[raw.Length + 1];
+        return Match(buffer[..UrlPath.WriteForMatching(raw, buffer)]);
+    }
+
+    private byte[]? Match(ReadOnlySpan<byte> path)
+    {
+        if (path.SequenceEqual("/"u8))
         {
             return _landing;
         }
 
-        if (path.SequenceEqual("/download/pem"u8))
+        if (Ascii.EqualsIgnoreCase(path, "/download/pem"u8))
         {
             return _pem;
         }
 
-        if (path.SequenceEqual("/download/p12"u8))
+        if (Ascii.EqualsIgnoreCase(path, "/download/p12"u8))
         {
             return _p12;
         }
 
-        if (path.SequenceEqual("/download/cer"u8))
+        if (Ascii.EqualsIgnoreCase(path, "/download/cer"u8))
         {
             return _cer;
         }
 
         // Everything under /download/ is the library's: an unknown name never reaches the app.
-        return path.StartsWith("/download/"u8) || path.SequenceEqual("/download"u8) ? _notFound : null;
+        return path.Length >= 9 && Ascii.EqualsIgnoreCase(path[..9], "/download"u8) && (path.Length == 9 || path[9] == (byte)'/')
+            ? _notFound
+            : null;
     }
 
     /// <summary>Length of the head of a response built here, so HEAD requests can get the head alone.</summary>

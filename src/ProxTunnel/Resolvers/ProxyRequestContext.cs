@@ -22,13 +22,15 @@ public sealed class ProxyRequestContext
     /// <summary><c>http</c> or <c>https</c>.</summary>
     public string Scheme { get; private set; } = "";
 
-    /// <summary>Lower-case host; IPv6 literals keep their brackets.</summary>
+    /// <summary>The target's host, canonical: lower-case punycode without a trailing dot, IPv4 dotted decimal, IPv6
+    /// compressed in brackets (<c>[::1]</c>), so it can go into a URL or a Host header as it is.</summary>
     public string Host { get; private set; } = "";
 
     /// <summary>Port, the scheme's default when the URL names none.</summary>
     public int Port { get; private set; }
 
-    /// <summary>Path and query exactly as the client sent them (<c>/</c> when empty); empty for CONNECT.</summary>
+    /// <summary>Path and query in canonical form (<c>/</c> when empty; dot segments resolved as browsers do, never above
+    /// the root; every other byte as the client sent it, not decoded); empty for CONNECT.</summary>
     public string PathAndQuery { get; private set; } = "";
 
     /// <summary>True inside a CONNECT tunnel, and for the CONNECT request itself.</summary>
@@ -72,7 +74,7 @@ public sealed class ProxyRequestContext
         Scheme = scheme;
         Host = host;
         Port = port;
-        PathAndQuery = pathAndQuery;
+        PathAndQuery = pathAndQuery.Length == 0 ? "" : TargetBuilder.CanonicalPathAndQuery(pathAndQuery);
         IsTunnel = isTunnel;
         ConnectHeaders = connectHeaders;
     }

@@ -28,9 +28,9 @@ internal static class ProxyResponses
     }
 
     /// <summary>Counts, logs and answers a refusal: the one way the proxy layer says no to a client.</summary>
-    public static async ValueTask RefuseAsync(PipeWriter output, RejectReason reason, string? realm, ILogger logger, string connectionId)
+    public static async ValueTask RefuseAsync(PipeWriter output, RejectReason reason, string? realm, ILogger logger, ProxyTunnelMetrics metrics, string connectionId)
     {
-        ProxyTunnelMetrics.BadRequests.Add(1);
+        metrics.BadRequests.Add(1);
         ProxyTunnelLog.RequestRejected(logger, connectionId, reason.ToStatusCode(), reason);
         try
         {

@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.Extensions.Logging;
+using ProxTunnel.Diagnostics;
 using ProxTunnel.ProxyHost;
 using ProxTunnel.Resolvers;
 
@@ -8,7 +9,7 @@ namespace ProxTunnel.Rewriting;
 /// <summary>What every rewriter on one listener shares, computed once at start-up from <see cref="ProxyTunnelOptions"/>.</summary>
 internal sealed class RewriteSettings
 {
-    public RewriteSettings(ProxyTunnelOptions options, ProxyHostPages? pages, ILogger logger)
+    public RewriteSettings(ProxyTunnelOptions options, ProxyHostPages? pages, ILogger logger, ProxyTunnelMetrics? metrics = null)
     {
         Resolver = options.PrefixResolver ?? new FixedPrefixResolver(options.Prefix);
         FixedPrefix = Resolver is FixedPrefixResolver fixedResolver ? Encoding.ASCII.GetBytes(fixedResolver.Prefix) : null;
@@ -19,6 +20,7 @@ internal sealed class RewriteSettings
         MaxRequestHeadersTotalSize = options.MaxRequestHeadersTotalSize;
         RequestHeadersTimeout = options.RequestHeadersTimeout;
         Logger = logger;
+        Metrics = metrics ?? ProxyTunnelMetrics.For(meterFactory: null);
     }
 
     public IProxyPrefixResolver Resolver { get; }
@@ -41,16 +43,18 @@ internal sealed class RewriteSettings
 
     public ILogger Logger { get; }
 
+    public ProxyTunnelMetrics Metrics { get; }
+
     /// <summary>0 for an ordinary host, 1 for the library's own host, 2 for an extra proxy host.</summary>
     public int ClassifyHost(string host) => ClassifyHost(Encoding.ASCII.GetBytes(host));
 
     /// <inheritdoc cref="ClassifyHost(string)"/>
-    public int ClassifyHost(ReadOnlySpan<byte> host)
+    public int ClassifyHost(scoped ReadOnlySpan<byte> host)
     {
-        if (host.Length > 0 && host[^1] == (byte)'.')
-        {
-            host = host[..^1];
-        }
+        // Compared in canonical form (HostName, as the options are), so every spelling of a proxy host is that host.
+        Span<byte> canonical = stackalloc byte[Urls.HostName.MaxLength];
+        var length = Urls.HostName.WriteCanonical(host, canonical);
+        host = length < 0 ? host : canonical[..length];
 
         if (Ascii.EqualsIgnoreCase(host, ProxyHost))
         {

@@ -215,7 +215,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             _validated += _chunked.Accept(_buffer.Slice(_validated), out _bodyError);
             if (_bodyError != RejectReason.None)
             {
-                ProxyTunnelMetrics.BadRequests.Add(1);
+                _settings.Metrics.BadRequests.Add(1);
                 ProxyTunnelLog.BodyRejected(_settings.Logger, _connectionId, _bodyError);
             }
         }
@@ -679,7 +679,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
         if (shape is TargetShape.Prefixed or TargetShape.Resolved)
         {
-            ProxyTunnelMetrics.RequestsRewritten.Add(1);
+            _settings.Metrics.RequestsRewritten.Add(1);
         }
 
         _headOut = output;
@@ -753,7 +753,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             _hasBuffer = false;
         }
 
-        await ProxyResponses.RefuseAsync(_responses, reason, realm, _settings.Logger, _connectionId);
+        await ProxyResponses.RefuseAsync(_responses, reason, realm, _settings.Logger, _settings.Metrics, _connectionId);
     }
 
     private ReadOnlySpan<byte> Linearize(in ReadOnlySequence<byte> data)

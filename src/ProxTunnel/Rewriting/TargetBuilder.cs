@@ -1,19 +1,24 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using ProxTunnel.Urls;
 
 namespace ProxTunnel.Rewriting;
 
-/// <summary>Parses absolute-form and authority-form targets and writes the absolute URL the app sees (SPEC §3.1–3.3).</summary>
+/// <summary>
+/// Parses absolute-form and authority-form targets and writes the absolute URL the app sees (SPEC §3.1–3.3), in one
+/// canonical form on every route: hosts as <see cref="HostName"/> makes them (the writers canonicalize the raw host
+/// bytes the parsers return), paths as <see cref="UrlPath"/> makes them (dot segments resolved, never above the root).
+/// </summary>
 internal static class TargetBuilder
 {
-    private static readonly SearchValues<byte> RegNameChars = SearchValues.Create(
-        "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+    private static readonly SearchValues<byte> AuthorityEnd = SearchValues.Create("/?#\\"u8);
 
-    /// <summary>Splits <c>http[s]://host[:port][/path][?query]</c>. The host keeps IPv6 brackets.</summary>
+    /// <summary>Splits <c>http[s]://host[:port][/path][?query]</c>. The host range is the raw host (IPv6 with brackets,
+    /// one trailing dot dropped), checked to have a canonical form; write it through <see cref="WriteOrigin"/> or
+    /// <see cref="WriteAuthority"/>. The path range runs to the end (a fragment there is dropped when written).</summary>
     public static RejectReason ParseAbsolute(ReadOnlySpan<byte> target, out bool https, out Range host, out int port, out Range pathAndQuery)
     {
         https = false;
@@ -36,7 +41,8 @@ internal static class TargetBuilder
         }
 
         var rest = target[schemeLength..];
-        var authorityEnd = rest.IndexOfAny("/?"u8);
+        // As in WHATWG's authority state for special schemes: a backslash and "#" end the authority too.
+        var authorityEnd = rest.IndexOfAny(AuthorityEnd);
         if (authorityEnd < 0)
         {
             authorityEnd = rest.Length;
@@ -65,10 +71,13 @@ internal static class TargetBuilder
         return RejectReason.None;
     }
 
-    /// <summary>Parses CONNECT's authority-form <c>host:port</c>; the port is required.</summary>
-    public static RejectReason ParseAuthority(ReadOnlySpan<byte> authority, out Range host, out int port)
+    /// <summary>Parses CONNECT's authority-form <c>host:port</c>; the port is required unless
+    /// <paramref name="portRequired"/> is false (an HTTP/2 <c>:authority</c> or a Host header), when a missing port is 0.
+    /// The host range is raw; write it through <see cref="WriteOrigin"/>/<see cref="WriteAuthority"/> or
+    /// <see cref="NormalizeHost"/> for its canonical form.</summary>
+    public static RejectReason ParseAuthority(ReadOnlySpan<byte> authority, out Range host, out int port, bool portRequired = true)
     {
-        var reason = ParseHostPort(authority, portRequired: true, out host, out port);
+        var reason = ParseHostPort(authority, portRequired, out host, out port);
         return reason == RejectReason.None ? RejectReason.None : RejectReason.InvalidConnectTarget;
     }
 
@@ -77,29 +86,25 @@ internal static class TargetBuilder
         host = default;
         port = 0;
         int hostEnd;
-        if (authority.IsEmpty || authority.Length > 260)
+        if (authority.IsEmpty || authority.Length > 1024)
         {
             return RejectReason.InvalidTarget;
         }
 
         if (authority[0] == (byte)'[')
         {
-            var close = authority.IndexOf((byte)']');
-            if (close < 0 || !IsIPv6(authority[1..close]))
-            {
-                return RejectReason.InvalidTarget;
-            }
-
-            hostEnd = close + 1;
+            hostEnd = authority.IndexOf((byte)']') + 1;
         }
         else
         {
             var colon = authority.IndexOf((byte)':');
             hostEnd = colon < 0 ? authority.Length : colon;
-            if (!IsRegNameOrIPv4(authority[..hostEnd]))
-            {
-                return RejectReason.InvalidTarget;
-            }
+        }
+
+        // Userinfo ("user@host") and anything else that is not a host are refused here (RFC 9110 §4.2.4).
+        if (hostEnd <= 0 || HostName.CanonicalLength(authority[..hostEnd]) < 0)
+        {
+            return RejectReason.InvalidTarget;
         }
 
         host = new Range(0, hostEnd);
@@ -124,51 +129,24 @@ internal static class TargetBuilder
         return RejectReason.None;
     }
 
-    /// <summary>True for a name usable as a URL host without escaping: what a TLS server name must look like to be
-    /// trusted as the target's host (SNI comes from the client and can hold anything).</summary>
-    public static bool IsPlainHostName(string? name)
-    {
-        if (string.IsNullOrEmpty(name) || name.Length > 253 || !Ascii.IsValid(name))
-        {
-            return false;
-        }
+    /// <summary>True for a DNS name or IPv4 address (in any form <see cref="HostName"/> accepts) given as ASCII: what a
+    /// TLS server name must look like to be trusted as the target's host (SNI comes from the client and can hold
+    /// anything; IP literals in brackets are not server names).</summary>
+    public static bool IsPlainHostName([NotNullWhen(true)] string? name) => CanonicalServerName(name) is not null;
 
-        Span<byte> bytes = stackalloc byte[name.Length];
-        Encoding.ASCII.GetBytes(name, bytes);
-        return IsRegNameOrIPv4(bytes);
-    }
-
-    private static bool IsRegNameOrIPv4(ReadOnlySpan<byte> host)
-    {
-        if (host.IsEmpty || host.Length > 253 || host.ContainsAnyExcept(RegNameChars))
-        {
-            return false;
-        }
-
-        // Labels must be non-empty (a single trailing dot is the DNS root and allowed).
-        var trimmed = host[^1] == (byte)'.' ? host[..^1] : host;
-        return !trimmed.IsEmpty && trimmed[0] != (byte)'.' && trimmed.IndexOf(".."u8) < 0;
-    }
-
-    private static bool IsIPv6(ReadOnlySpan<byte> literal)
-    {
-        Span<char> chars = stackalloc char[literal.Length];
-        if (literal.IsEmpty || literal.Length > 45 || Encoding.ASCII.GetChars(literal, chars) != literal.Length)
-        {
-            return false;
-        }
-
-        return chars.IndexOf('%') < 0 && IPAddress.TryParse(chars, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6;
-    }
+    /// <summary>The canonical form of a TLS server name, or null when it is not a plain host name
+    /// (<see cref="IsPlainHostName"/>): <c>Example.COM.</c> becomes <c>example.com</c>.</summary>
+    public static string? CanonicalServerName(string? name)
+        => name is not null && Ascii.IsValid(name) && HostName.TryParse(name, out var host) && host.Kind != HostKind.IPv6 ? host.Value : null;
 
     /// <summary>Length of the origin <c>scheme://host[:port]</c> that <see cref="WriteOrigin"/> writes.</summary>
     public static int OriginLength(bool https, ReadOnlySpan<byte> host, int port) => (https ? 8 : 7) + AuthorityLength(https, host, port);
 
     /// <summary>Length of the authority <c>host[:port]</c> that <see cref="WriteAuthority"/> writes.</summary>
     public static int AuthorityLength(bool https, ReadOnlySpan<byte> host, int port)
-        => host.Length + (IsDefaultPort(https, port) ? 0 : 1 + CountDigits(port));
+        => HostLength(host) + (IsDefaultPort(https, port) ? 0 : 1 + CountDigits(port));
 
-    /// <summary>Writes <c>scheme://host[:port]</c> with the host lower-cased and the default port dropped.</summary>
+    /// <summary>Writes <c>scheme://host[:port]</c> with the host canonical and the default port dropped.</summary>
     public static int WriteOrigin(Span<byte> destination, bool https, ReadOnlySpan<byte> host, int port)
     {
         var scheme = https ? "https://"u8 : "http://"u8;
@@ -176,10 +154,17 @@ internal static class TargetBuilder
         return scheme.Length + WriteAuthority(destination[scheme.Length..], https, host, port);
     }
 
-    /// <summary>Writes <c>host[:port]</c> with the host lower-cased and the scheme's default port dropped.</summary>
+    /// <summary>Writes <c>host[:port]</c> with the host canonical (<see cref="HostName"/>) and the scheme's default
+    /// port dropped.</summary>
     public static int WriteAuthority(Span<byte> destination, bool https, ReadOnlySpan<byte> host, int port)
     {
-        Ascii.ToLower(host, destination, out var written);
+        var written = HostName.WriteCanonical(host, destination);
+        if (written < 0)
+        {
+            // Only hosts the parsers accepted come here; anything else keeps the old lower-casing rather than failing.
+            Ascii.ToLower(host, destination, out written);
+        }
+
         if (!IsDefaultPort(https, port))
         {
             destination[written++] = (byte)':';
@@ -190,36 +175,29 @@ internal static class TargetBuilder
         return written;
     }
 
-    /// <summary>Writes the path and query verbatim, or <c>/</c> before a query when the path is empty.</summary>
-    public static int WritePathAndQuery(Span<byte> destination, ReadOnlySpan<byte> pathAndQuery)
-    {
-        if (pathAndQuery.IsEmpty || pathAndQuery[0] != (byte)'/')
-        {
-            destination[0] = (byte)'/';
-            pathAndQuery.CopyTo(destination[1..]);
-            return pathAndQuery.Length + 1;
-        }
+    /// <summary>Writes the canonical path and query (<see cref="UrlPath"/>): dot segments resolved, never above the
+    /// root, <c>\</c> as <c>/</c>, <c>/</c> for an empty path, the fragment dropped, every other byte verbatim.</summary>
+    public static int WritePathAndQuery(Span<byte> destination, ReadOnlySpan<byte> pathAndQuery) => UrlPath.Write(pathAndQuery, destination);
 
-        pathAndQuery.CopyTo(destination);
-        return pathAndQuery.Length;
-    }
-
-    public static int PathAndQueryLength(ReadOnlySpan<byte> pathAndQuery)
-        => pathAndQuery.IsEmpty || pathAndQuery[0] != (byte)'/' ? pathAndQuery.Length + 1 : pathAndQuery.Length;
+    /// <summary>Length of what <see cref="WritePathAndQuery"/> writes.</summary>
+    public static int PathAndQueryLength(ReadOnlySpan<byte> pathAndQuery) => UrlPath.CanonicalLength(pathAndQuery);
 
     public static bool IsDefaultPort(bool https, int port) => port == (https ? 443 : 80);
 
-    /// <summary>The bracketed form used in URLs for an IPv6 host, the host lower-cased otherwise.</summary>
+    /// <summary>The canonical host (<see cref="HostName"/>: IPv6 in brackets, with or without them on input); a string
+    /// that is no host is lower-cased (and bracketed when it holds a colon), as before.</summary>
     public static string NormalizeHost(string host)
     {
-        if (host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('['))
+        var bracketed = host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? "[" + host + "]" : host;
+        if (HostName.TryParse(bracketed, out var canonical))
         {
-            return "[" + host.ToLowerInvariant() + "]";
+            return canonical.Value;
         }
 
-        return host.ToLowerInvariant();
+        return bracketed.ToLowerInvariant();
     }
 
+    /// <summary>The absolute URL a resolver sees; host as given (callers pass a canonical one), path canonical.</summary>
     public static string FormatUrl(string scheme, string host, int port, string pathAndQuery)
     {
         var https = scheme == "https";
@@ -230,12 +208,22 @@ internal static class TargetBuilder
             builder.Append(':').Append(port.ToString(CultureInfo.InvariantCulture));
         }
 
-        if (pathAndQuery.Length == 0 || pathAndQuery[0] != '/')
-        {
-            builder.Append('/');
-        }
+        return builder.Append(CanonicalPathAndQuery(pathAndQuery)).ToString();
+    }
 
-        return builder.Append(pathAndQuery).ToString();
+    /// <summary>The string form of <see cref="WritePathAndQuery"/> (bytes as Latin-1 characters, one to one).</summary>
+    public static string CanonicalPathAndQuery(string pathAndQuery)
+    {
+        var raw = Encoding.Latin1.GetBytes(pathAndQuery);
+        var canonical = new byte[UrlPath.CanonicalLength(raw)];
+        UrlPath.Write(raw, canonical);
+        return Encoding.Latin1.GetString(canonical);
+    }
+
+    private static int HostLength(ReadOnlySpan<byte> host)
+    {
+        var length = HostName.CanonicalLength(host);
+        return length < 0 ? host.Length : length;
     }
 
     private static int CountDigits(int value) => value < 10 ? 1 : value < 100 ? 2 : value < 1000 ? 3 : value < 10000 ? 4 : 5;

@@ -129,8 +129,8 @@ public sealed class CertificateCacheTests
             first.GetHostCertificate("[::1]");
         }
 
-        var files = Directory.GetFiles(cacheDir);
-        Assert.That(files.Select(Path.GetFileName), Is.EquivalentTo(new[] { "disk.example.com.pem", "%3A%3A1.pem" }));
+        var files = Directory.GetFiles(cacheDir, "*.pem");
+        Assert.That(Directory.GetFiles(cacheDir).Select(Path.GetFileName), Is.EquivalentTo(new[] { "disk.example.com.pem", "%3A%3A1.pem", ".gitignore" }));
         foreach (var file in files)
         {
             Assert.That(OperatingSystem.IsWindows() || File.GetUnixFileMode(file) == (UnixFileMode.UserRead | UnixFileMode.UserWrite), Is.True, "mode 0600");

@@ -1,4 +1,3 @@
-using System.Collections;
 using System.Text.Json.Nodes;
 using Microsoft.Playwright;
 
@@ -8,8 +7,7 @@ namespace ProxTunnel.Tests.Gateway;
 [NonParallelizable]
 public sealed class GatewayBrowserTests
 {
-    private const string ChromiumPath = "/usr/bin/chromium";
-    private const float TimeoutMs = 30_000;
+    private const float TimeoutMs = HeadlessChromium.TimeoutMs;
     private GatewayProcess _gateway = null!;
     private string _home = null!;
     private IPlaywright _playwright = null!;
@@ -18,7 +16,7 @@ public sealed class GatewayBrowserTests
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        if (!File.Exists(ChromiumPath) || !File.Exists("/usr/bin/certutil"))
+        if (!File.Exists(HeadlessChromium.Path) || !File.Exists("/usr/bin/certutil"))
         {
             Assert.Ignore("chromium or certutil is not installed (test/run-all.sh installs them)");
         }
@@ -33,26 +31,8 @@ public sealed class GatewayBrowserTests
         var add = await ExternalProcess.RunAsync("/usr/bin/certutil", ["-d", "sql:" + nssdb, "-A", "-t", "C,,", "-n", "proxtunnel", "-i", root], TimeSpan.FromSeconds(30));
         Assert.That(add.ExitCode, Is.Zero, add.ToString());
 
-        var environment = new Dictionary<string, string>();
-        foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
-        {
-            environment[(string)entry.Key] = (string?)entry.Value ?? "";
-        }
-
-        environment["HOME"] = _home;
         _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Timeout = TimeoutMs,
-            Env = environment,
-            Args =
-            [
-                $"--proxy-server=http://127.0.0.1:{_gateway.Port}", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync", "--proxy-bypass-list=<-loopback>",
-            ],
-        });
+        _browser = await HeadlessChromium.LaunchAsync(_playwright, _gateway.Port, _home);
     }
 
     [OneTimeTearDown]

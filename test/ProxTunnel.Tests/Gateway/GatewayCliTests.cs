@@ -23,7 +23,6 @@ public sealed class GatewayCliTests
     [TestCase("--auth", "bad\"realm")]
     [TestCase("ca")]
     [TestCase("ca", "frobnicate")]
-    [TestCase("ca", "export")]
     [TestCase("ca", "export", "--format", "jks")]
     [TestCase("ca", "issue")]
     [TestCase("ca", "init", "--bogus")]

@@ -14,6 +14,7 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     private readonly StringBuilder _stdout = new();
     private readonly StringBuilder _stderr = new();
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly SemaphoreSlim _stderrLine = new(0);
 
     private GatewayProcess(Process process, string directory, int port)
     {
@@ -104,6 +105,39 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
     public static Task<ExternalProcess.Result> RunAsync(IEnumerable<string> arguments, TimeSpan? timeout = null, string? workingDirectory = null)
         => ExternalProcess.RunAsync("dotnet", new[] { DllPath }.Concat(arguments), timeout ?? TimeSpan.FromSeconds(60), workingDirectory: workingDirectory);
 
+    /// <summary>Waits (bounded) until stderr holds a line matching <paramref name="pattern"/>; returns that line.</summary>
+    public async Task<string> WaitForStdErrLineAsync(Regex pattern, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
+        while (true)
+        {
+            var match = StdErr.Split('\n').FirstOrDefault(pattern.IsMatch);
+            if (match is not null)
+            {
+                return match;
+            }
+
+            try
+            {
+                await _stderrLine.WaitAsync(cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                throw new TimeoutException($"no stderr line matching {pattern} within the timeout; stderr:\n{StdErr}");
+            }
+        }
+    }
+
+    /// <summary>Stops the gateway as Ctrl+C would (SIGINT) and waits for it to exit; returns its exit code.</summary>
+    public async Task<int> StopGracefullyAsync()
+    {
+        var signal = await ExternalProcess.RunAsync("/bin/kill", ["-INT", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        Assert.That(signal.ExitCode, Is.Zero, signal.ToString());
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await _process.WaitForExitAsync(cts.Token);
+        return _process.ExitCode;
+    }
+
     /// <summary>The <c>listening on URL</c> lines of the banner.</summary>
     public IReadOnlyList<string> ListeningUrls => ListeningLine().Matches(StdOut).Select(m => m.Groups[1].Value).ToArray();
 
@@ -181,6 +215,8 @@ internal sealed partial class GatewayProcess : IAsyncDisposable
         {
             _stderr.AppendLine(line);
         }
+
+        _stderrLine.Release();
     }
 
     private static string FindDll()

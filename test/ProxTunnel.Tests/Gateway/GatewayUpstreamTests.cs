@@ -35,7 +35,7 @@ public sealed class GatewayUpstreamTests
         await _backend.StartAsync();
         var address = _backend.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         _backendPort = new Uri(address).Port;
-        _gateway = await GatewayProcess.StartAsync("--upstream", $"http://127.0.0.1:{_backendPort}");
+        _gateway = await GatewayProcess.StartAsync("--upstream", $"http://127.0.0.1:{_backendPort}", "--proxy-alias", "app.local");
         _root = await Curl.DownloadRootAsync(_gateway);
     }
 
@@ -52,7 +52,7 @@ public sealed class GatewayUpstreamTests
         => Assert.That(_gateway.StdOut, Does.Contain($"forwarding to http://127.0.0.1:{_backendPort}/"));
 
     [TestCase("http://Example.com/a/b?x=1&y=%2F%20z", "/prefix/http://example.com/a/b?x=1&y=%2F%20z", "Example.com", "http")]
-    [TestCase("https://example.com:8443/p/../q/%7E?k=v", "/prefix/https://example.com:8443/p/../q/%7E?k=v", "example.com:8443", "https")]
+    [TestCase("https://example.com:8443/p/../q/%7E?k=v", "/prefix/https://example.com:8443/q/%7E?k=v", "example.com:8443", "https")]
     public async Task Forwarded_BackendSeesRewrittenTargetOriginalHostAndForwardedHeaders(string url, string target, string host, string proto)
     {
         var json = await Curl.GetJsonAsync("--path-as-is", "--proxy", _gateway.ProxyUrl, "--cacert", _root, url);
@@ -63,6 +63,19 @@ public sealed class GatewayUpstreamTests
             Assert.That((string?)json["xForwardedFor"], Is.EqualTo("127.0.0.1"));
             Assert.That((string?)json["xForwardedProto"], Is.EqualTo(proto));
             Assert.That((string?)json["xForwardedHost"], Is.EqualTo(host));
+        });
+    }
+
+    [TestCase("http")]
+    [TestCase("https")]
+    public async Task ProxyAlias_WithUpstream_BackendSeesUnprefixedTargetAndAliasHost(string scheme)
+    {
+        var json = await Curl.GetJsonAsync("--proxy", _gateway.ProxyUrl, "--cacert", _root, $"{scheme}://app.local/api?x=1");
+        Assert.Multiple(() =>
+        {
+            Assert.That((string?)json["target"], Is.EqualTo("/api?x=1"));
+            Assert.That((string?)json["host"], Is.EqualTo("app.local"));
+            Assert.That((string?)json["xForwardedProto"], Is.EqualTo(scheme));
         });
     }
 

@@ -43,6 +43,8 @@ internal sealed class TestApp : IAsyncDisposable
 
     public ProxyCertificateAuthority Authority { get; }
 
+    public IServiceProvider Services => _app.Services;
+
     public string Directory { get; }
 
     /// <summary>The UseProxyTunnel listener.</summary>
