@@ -63,7 +63,8 @@ internal sealed class ChildServer : IAsyncDisposable
         return StartAsync(start, line => line.StartsWith("press Ctrl+C", StringComparison.Ordinal) ? port : null);
     }
 
-    private static ProcessStartInfo SelfStartInfo()
+    /// <summary>This harness as a child process (through <c>dotnet</c> when it runs as a dll), stdin and stdout redirected.</summary>
+    internal static ProcessStartInfo SelfStartInfo()
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")

@@ -71,17 +71,7 @@ internal static class IdleMemoryScenarios
     private static async Task<(double Rss, double Managed)> IdleCostAsync(string mode, IPEndPoint endPoint, int count, string root, bool warmUp = false)
     {
         var (rssBefore, managedBefore) = Measure();
-        var start = new ProcessStartInfo(Environment.ProcessPath!)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            UseShellExecute = false,
-        };
-        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
-        {
-            start.ArgumentList.Add(typeof(IdleMemoryScenarios).Assembly.Location);
-        }
-
+        var start = ChildServer.SelfStartInfo();
         foreach (var argument in new[] { IdleClient.Command, mode, endPoint.Port.ToString(Inv), count.ToString(Inv), root })
         {
             start.ArgumentList.Add(argument);
