@@ -150,6 +150,10 @@ internal static class GatewayServer
         logging.AddFilter("System.Net.Http", frameworkLevel);
         logging.AddFilter("Yarp", frameworkLevel);
 
+        // With this category enabled at all, hosting starts an Activity per request, and YARP then sends a traceparent
+        // upstream: about a sixth of the --upstream path's CPU. Its request lines are Debug-level detail here anyway.
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", level <= LogLevel.Debug ? level : LogLevel.None);
+
         // A failed start (port in use) is reported on one line by the gateway; the host's stack trace only at Debug.
         logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", level <= LogLevel.Debug ? level : LogLevel.Critical);
     }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using System.IO.Pipelines;
 using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -18,75 +19,161 @@ internal static class Inspector
     private const int BufferSize = 64 * 1024;
 
     // Relaxed: the target's '&' and '+' stay readable; the output is JSON for programs, never embedded in HTML.
-    private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonWriterOptions JsonOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
 
     // Shared, never written after start-up: the payload of size=N responses.
     private static readonly byte[] Filler = CreateFiller();
 
-    public static async Task HandleAsync(HttpContext context)
+    // Most requests have no body: its hash is a constant, so no hash object is made for them.
+    private static readonly byte[] EmptySha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"u8.ToArray();
+
+    // The query parameters the inspector obeys. A query without any of these words (and without '%', which could
+    // spell them) needs no parsing.
+    private static readonly SearchValues<string> ParameterNames = SearchValues.Create(["size", "chunked", "status"], StringComparison.OrdinalIgnoreCase);
+
+    private static readonly JsonEncodedText Method = JsonEncodedText.Encode("method");
+    private static readonly JsonEncodedText Target = JsonEncodedText.Encode("target");
+    private static readonly JsonEncodedText Host = JsonEncodedText.Encode("host");
+    private static readonly JsonEncodedText IsHttps = JsonEncodedText.Encode("isHttps");
+    private static readonly JsonEncodedText Headers = JsonEncodedText.Encode("headers");
+    private static readonly JsonEncodedText BodyLength = JsonEncodedText.Encode("bodyLength");
+    private static readonly JsonEncodedText BodySha256 = JsonEncodedText.Encode("bodySha256");
+    private static readonly JsonEncodedText Tunnel = JsonEncodedText.Encode("tunnel");
+    private static readonly JsonEncodedText Port = JsonEncodedText.Encode("port");
+    private static readonly JsonEncodedText Sni = JsonEncodedText.Encode("sni");
+    private static readonly JsonEncodedText Tls = JsonEncodedText.Encode("tls");
+
+    // One writer pair per thread, reused: a description is written synchronously, start to end, on one thread.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_json;
+
+    public static Task HandleAsync(HttpContext context)
     {
-        var cancellationToken = context.RequestAborted;
-        var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
         if (context.WebSockets.IsWebSocketRequest)
         {
-            await EchoWebSocketAsync(context, target, cancellationToken).ConfigureAwait(false);
-            return;
+            return EchoWebSocketAsync(context, RawTarget(context), context.RequestAborted);
         }
 
-        var (bodyLength, bodySha256) = await HashBodyAsync(context.Request.Body, cancellationToken).ConfigureAwait(false);
-        var query = context.Request.Query;
-        var chunked = string.Equals(query["chunked"].ToString(), "true", StringComparison.OrdinalIgnoreCase);
-        if (int.TryParse(query["status"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var status) && status is >= 200 and <= 599)
+        // Kestrel knows when a request cannot have a body (no Content-Length, no Transfer-Encoding): answer at once.
+        return context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false }
+            ? RespondAsync(context, 0, EmptySha256)
+            : HashBodyThenRespondAsync(context);
+    }
+
+    private static string RawTarget(HttpContext context) => context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
+
+    private static async Task HashBodyThenRespondAsync(HttpContext context)
+    {
+        var (length, sha256) = await HashBodyAsync(context.Request.BodyReader, context.RequestAborted).ConfigureAwait(false);
+        await RespondAsync(context, length, sha256).ConfigureAwait(false);
+    }
+
+    /// <summary>Length and lowercase hex SHA-256 (UTF-8) of the body, read straight from the request pipe.</summary>
+    private static async Task<(long Length, byte[] Sha256)> HashBodyAsync(PipeReader body, CancellationToken cancellationToken)
+    {
+        IncrementalHash? sha = null;
+        try
         {
-            context.Response.StatusCode = status;
+            long length = 0;
+            while (true)
+            {
+                var result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
+                var buffer = result.Buffer;
+                if (!buffer.IsEmpty)
+                {
+                    sha ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                    foreach (var segment in buffer)
+                    {
+                        sha.AppendData(segment.Span);
+                    }
+
+                    length += buffer.Length;
+                }
+
+                body.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+
+            if (sha is null)
+            {
+                return (0, EmptySha256);
+            }
+
+            Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+            sha.GetHashAndReset(hash);
+            var hex = new byte[SHA256.HashSizeInBytes * 2];
+            Convert.TryToHexStringLower(hash, hex, out _);
+            return (length, hex);
+        }
+        finally
+        {
+            sha?.Dispose();
+        }
+    }
+
+    private static Task RespondAsync(HttpContext context, long bodyLength, byte[] bodySha256)
+    {
+        var response = context.Response;
+        var (chunked, status, size) = ReadParameters(context.Request);
+        if (status is { } code)
+        {
+            response.StatusCode = code;
         }
 
-        if (context.Response.StatusCode is 204 or 304)
+        if (response.StatusCode is 204 or 304)
         {
-            return;
+            return Task.CompletedTask;
         }
 
         // HEAD gets the headers GET would get (Content-Length included) and no body.
         var writeBody = !HttpMethods.IsHead(context.Request.Method);
-        if (long.TryParse(query["size"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var size))
+        if (size is { } bytes)
         {
-            await WriteSizedAsync(context.Response, size, chunked, writeBody, cancellationToken).ConfigureAwait(false);
-            return;
+            return WriteSizedAsync(response, bytes, chunked, writeBody, context.RequestAborted);
         }
 
-        var json = Describe(context, target, bodyLength, bodySha256);
-        context.Response.ContentType = "application/json";
-        if (!chunked)
+        var json = Describe(context, bodyLength, bodySha256);
+        response.ContentType = "application/json";
+        if (chunked)
         {
-            context.Response.ContentLength = json.Length;
+            // Written and flushed now, without a length, so Kestrel frames it chunked.
+            return writeBody ? response.Body.WriteAsync(json.ToArray(), context.RequestAborted).AsTask() : Task.CompletedTask;
         }
 
-        if (writeBody)
+        response.ContentLength = json.Length;
+        if (!writeBody)
         {
-            await context.Response.Body.WriteAsync(json, cancellationToken).ConfigureAwait(false);
+            return Task.CompletedTask;
         }
+
+        // Copied into the response pipe and flushed now (as a stream write would), so middleware that wraps the body
+        // sees it before the request ends; Kestrel's flush completes synchronously unless the socket pushes back.
+        var writer = response.BodyWriter;
+        writer.Write(json.Span);
+        var flush = writer.FlushAsync(context.RequestAborted);
+        return flush.IsCompletedSuccessfully ? Task.CompletedTask : flush.AsTask();
     }
 
-    private static async Task<(long Length, string Sha256)> HashBodyAsync(Stream body, CancellationToken cancellationToken)
+    /// <summary><c>chunked=true</c>, <c>status=CODE</c> (200-599) and <c>size=N</c>, as <see cref="HttpRequest.Query"/> reads them.</summary>
+    private static (bool Chunked, int? Status, long? Size) ReadParameters(HttpRequest request)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
-        try
+        var raw = request.QueryString.Value;
+        if (string.IsNullOrEmpty(raw) || (raw.AsSpan().IndexOfAny(ParameterNames) < 0 && !raw.Contains('%', StringComparison.Ordinal)))
         {
-            long length = 0;
-            int read;
-            while ((read = await body.ReadAsync(buffer.AsMemory(0, BufferSize), cancellationToken).ConfigureAwait(false)) > 0)
-            {
-                sha.AppendData(buffer, 0, read);
-                length += read;
-            }
+            return (false, null, null);
+        }
 
-            return (length, Convert.ToHexStringLower(sha.GetHashAndReset()));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        var query = request.Query;
+        var chunked = string.Equals(query["chunked"].ToString(), "true", StringComparison.OrdinalIgnoreCase);
+        int? status = int.TryParse(query["status"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var code) && code is >= 200 and <= 599 ? code : null;
+        long? size = long.TryParse(query["size"].ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+        return (chunked, status, size);
     }
 
     private static async Task WriteSizedAsync(HttpResponse response, long size, bool chunked, bool writeBody, CancellationToken cancellationToken)
@@ -106,46 +193,49 @@ internal static class Inspector
         }
     }
 
-    private static byte[] Describe(HttpContext context, string target, long bodyLength, string bodySha256)
+    /// <summary>The one-line JSON description (with its newline) in this thread's buffer: valid until the next call on
+    /// this thread, so the caller copies it out before it awaits.</summary>
+    private static ReadOnlyMemory<byte> Describe(HttpContext context, long bodyLength, byte[] bodySha256)
     {
         var request = context.Request;
-        var buffer = new ArrayBufferWriter<byte>(1024);
-        using (var json = new Utf8JsonWriter(buffer, JsonOptions))
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var json = t_json ??= new Utf8JsonWriter(buffer, JsonOptions);
+        json.Reset(buffer);
+
+        json.WriteStartObject();
+        json.WriteString(Method, request.Method);
+        json.WriteString(Target, RawTarget(context));
+        json.WriteString(Host, request.Host.Value);
+        json.WriteBoolean(IsHttps, request.IsHttps);
+        json.WriteStartObject(Headers);
+        foreach (var header in request.Headers)
         {
-            json.WriteStartObject();
-            json.WriteString("method", request.Method);
-            json.WriteString("target", target);
-            json.WriteString("host", request.Host.Value);
-            json.WriteBoolean("isHttps", request.IsHttps);
-            json.WriteStartObject("headers");
-            foreach (var header in request.Headers)
-            {
-                json.WriteString(header.Key, string.Join(", ", header.Value.Select(v => v ?? "")));
-            }
-
-            json.WriteEndObject();
-            json.WriteNumber("bodyLength", bodyLength);
-            json.WriteString("bodySha256", bodySha256);
-            var tunnel = context.Features.Get<IProxyTunnelFeature>();
-            if (tunnel is null)
-            {
-                json.WriteNull("tunnel");
-            }
-            else
-            {
-                json.WriteStartObject("tunnel");
-                json.WriteString("host", tunnel.ConnectHost);
-                json.WriteNumber("port", tunnel.ConnectPort);
-                json.WriteString("sni", tunnel.ServerName);
-                json.WriteBoolean("tls", tunnel.IsTlsTerminated);
-                json.WriteEndObject();
-            }
-
-            json.WriteEndObject();
+            var values = header.Value;
+            json.WriteString(header.Key, values.Count == 1 ? values[0] ?? "" : string.Join(", ", values.Select(v => v ?? "")));
         }
 
+        json.WriteEndObject();
+        json.WriteNumber(BodyLength, bodyLength);
+        json.WriteString(BodySha256, bodySha256);
+        if (context.Features.Get<IProxyTunnelFeature>() is { } tunnel)
+        {
+            json.WriteStartObject(Tunnel);
+            json.WriteString(Host, tunnel.ConnectHost);
+            json.WriteNumber(Port, tunnel.ConnectPort);
+            json.WriteString(Sni, tunnel.ServerName);
+            json.WriteBoolean(Tls, tunnel.IsTlsTerminated);
+            json.WriteEndObject();
+        }
+        else
+        {
+            json.WriteNull(Tunnel);
+        }
+
+        json.WriteEndObject();
+        json.Flush();
         buffer.Write("\n"u8);
-        return buffer.WrittenSpan.ToArray();
+        return buffer.WrittenMemory;
     }
 
     private static async Task EchoWebSocketAsync(HttpContext context, string target, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
@@ -5,35 +6,44 @@ using System.Text;
 namespace ProxTunnel.Benchmarks.Load;
 
 /// <summary>
-/// The child process of the memory scenario, so the server's RSS holds only server-side state: opens N TLS
-/// connections (through CONNECT, or straight to the UseHttps listener), sends one request on each, prints READY, and
-/// holds them idle until its parent writes a line (or 5 minutes pass).
+/// The child process of the memory scenario, so the server's RSS holds only server-side state: opens N connections of
+/// one <see cref="Modes">mode</see>, sends one request on each, prints READY, and holds them idle until its parent
+/// writes a line (or 5 minutes pass).
 /// </summary>
 internal static class IdleClient
 {
     public const string Command = "idle-client";
 
-    /// <summary>Arguments: tunnel|direct PORT COUNT ROOT-DER-PATH.</summary>
+    /// <summary>How each kind of idle connection is opened and which request it sends first. Add a mode here (and a row
+    /// in <see cref="IdleMemoryScenarios"/>) for a new kind, e.g. an HTTP/2 tunnel.</summary>
+    public static readonly IReadOnlyDictionary<string, (Func<IPEndPoint, RootTrust, CancellationToken, Task<RawHttpConnection>> Open, string Request)> Modes =
+        new Dictionary<string, (Func<IPEndPoint, RootTrust, CancellationToken, Task<RawHttpConnection>>, string)>
+        {
+            ["plain"] = ((endPoint, _, token) => RawHttpConnection.ConnectAsync(endPoint, token), "GET /hello HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
+            ["proxy"] = ((endPoint, _, token) => RawHttpConnection.ConnectAsync(endPoint, token), "GET http://example.com/hello HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+            ["tunnel"] = ((endPoint, trust, token) => RawHttpConnection.OpenTunnelAsync(endPoint, "example.com", trust, token), "GET /hello HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+            ["direct"] = ((endPoint, trust, token) => RawHttpConnection.OpenTlsAsync(endPoint, "localhost", trust, token), "GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+            ["https-proxy"] = ((endPoint, trust, token) => RawHttpConnection.OpenTlsAsync(endPoint, "localhost", trust, token), "GET http://example.com/hello HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+        };
+
+    /// <summary>Arguments: MODE PORT COUNT ROOT-DER-PATH.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
-        var tunnel = args[0] == "tunnel";
-        var endPoint = new IPEndPoint(IPAddress.Loopback, int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture));
-        var count = int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture);
+        var (open, text) = Modes[args[0]];
+        var endPoint = new IPEndPoint(IPAddress.Loopback, int.Parse(args[1], CultureInfo.InvariantCulture));
+        var count = int.Parse(args[2], CultureInfo.InvariantCulture);
         var trust = new RootTrust(X509CertificateLoader.LoadCertificateFromFile(args[3]));
-        var host = tunnel ? "example.com" : "localhost";
-        var request = Encoding.ASCII.GetBytes($"GET /hello HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        var request = Encoding.ASCII.GetBytes(text);
         var connections = new RawHttpConnection[count];
         var next = -1;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
 
         async Task OpenAsync()
         {
             int i;
             while ((i = Interlocked.Increment(ref next)) < count)
             {
-                var connection = tunnel
-                    ? await RawHttpConnection.OpenTunnelAsync(endPoint, host, trust, timeout.Token)
-                    : await RawHttpConnection.OpenTlsAsync(endPoint, host, trust, timeout.Token);
+                var connection = await open(endPoint, trust, timeout.Token);
                 var (status, _) = await connection.SendAsync(request, timeout.Token);
                 if (status != 200)
                 {

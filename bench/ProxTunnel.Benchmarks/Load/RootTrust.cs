@@ -16,15 +16,21 @@ internal sealed class RootTrust
     private readonly ConcurrentDictionary<string, bool> _validated = new(StringComparer.Ordinal);
     private long _validationTicks;
 
-    public RootTrust(X509Certificate2 root)
+    /// <param name="root">The only trusted root.</param>
+    /// <param name="buildChains">False: accept a certificate whose issuer name is the root's without building a chain
+    /// (bursts of new hosts, where chain building would be client work competing with the server).</param>
+    public RootTrust(X509Certificate2 root, bool buildChains = true)
     {
         _root = root;
-        Callback = Validate;
+        Callback = buildChains ? Validate : IssuedByRoot;
     }
 
     public RemoteCertificateValidationCallback Callback { get; }
 
     public long ValidationTicks => Interlocked.Read(ref _validationTicks);
+
+    private bool IssuedByRoot(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors) =>
+        certificate is not null && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0 && certificate.Issuer == _root.Subject;
 
     private bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
     {

@@ -37,10 +37,17 @@ public sealed class CertificateAuthorityOptions
     /// <summary>Optional directory where issued host certificates are kept across restarts.</summary>
     public string? CertificateCacheDirectory { get; set; }
 
+    /// <summary>Where leaf keys come from (see <see cref="Certificates.LeafKeyMode"/> for why the pool is the default).</summary>
+    internal LeafKeyMode LeafKeyMode { get; set; } = LeafKeyMode.Pool;
+
+    /// <summary>Bound on pre-generated leaf keys in <see cref="LeafKeyMode.Pool"/> mode; a burst of new hosts larger than
+    /// this generates the rest inline. 64 P-256 keys are a few KiB and a few milliseconds of background work.</summary>
+    internal int LeafKeyPoolSize { get; set; } = 64;
+
     /// <summary>A copy, so later changes to the caller's object cannot reach a running instance.</summary>
     internal CertificateAuthorityOptions Clone() => (CertificateAuthorityOptions)MemberwiseClone();
 
     /// <summary>Every setting in one string: equal keys make equal authorities, so listeners can share one.</summary>
     internal string SettingsKey => string.Join('|', Path.GetFullPath(RootCertificatePath), RootCommonName, RootKeyAlgorithm, RootLifetime.Ticks,
-        LeafKeyAlgorithm, LeafLifetime.Ticks, RenewBefore.Ticks, UseWildcardCertificates, CacheSize, CertificateCacheDirectory);
+        LeafKeyAlgorithm, LeafLifetime.Ticks, RenewBefore.Ticks, UseWildcardCertificates, CacheSize, CertificateCacheDirectory, LeafKeyMode, LeafKeyPoolSize);
 }

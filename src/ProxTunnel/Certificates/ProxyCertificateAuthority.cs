@@ -28,6 +28,12 @@ public sealed class ProxyCertificateAuthority : IDisposable
     private readonly TimeProvider _time;
     private readonly RootAuthority _root;
     private readonly HostCertificateFactory _factory;
+    private readonly ILeafKeySource _keys;
+
+    // Issuances for handshakes at once: half the cores, so the other half keeps serving cached hosts during a burst.
+    // Never disposed: it holds no handle, and a handshake still waiting on it when the authority goes away must not throw
+    // from its release.
+    private readonly SemaphoreSlim _issuanceGate = new(Math.Max(1, Environment.ProcessorCount / 2));
     private readonly DiskCertificateCache? _disk;
     private readonly int _capacity;
     private readonly CertificateMetrics _metrics;
@@ -65,11 +71,17 @@ public sealed class ProxyCertificateAuthority : IDisposable
         _root = RootAuthority.LoadOrCreate(path, _options, now);
         LogRoot(_logger, _root, now);
 
-        _factory = new HostCertificateFactory(_root, _options.LeafKeyAlgorithm, _options.LeafLifetime);
+        _factory = new HostCertificateFactory(_root, _options.LeafLifetime);
+        var keyMode = _options.LeafKeyMode;
         if (!string.IsNullOrWhiteSpace(_options.CertificateCacheDirectory))
         {
             _disk = new DiskCertificateCache(_options.CertificateCacheDirectory, _root, _options.RenewBefore, _logger);
+
+            // Cached files hold their key: one process key would be written into every file and outlive the process.
+            keyMode = keyMode == LeafKeyMode.ProcessKey ? LeafKeyMode.Pool : keyMode;
         }
+
+        _keys = ILeafKeySource.Create(keyMode, _options.LeafKeyAlgorithm, _options.LeafKeyPoolSize);
     }
 
     /// <summary>Full path of the root file.</summary>
@@ -124,11 +136,17 @@ public sealed class ProxyCertificateAuthority : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         var target = HostNames.Resolve(host, wildcard);
-        var (certificate, key) = IssueCore(target, _time.GetUtcNow());
-        using (certificate)
-        using (key)
+        var key = _keys.Take();
+        if (key.IsShared)
         {
-            var pem = KeyAndCertificatePem.Encode(key, certificate.RawData);
+            // The process key never leaves the process: an exported certificate gets a key of its own.
+            key = new LeafKey(CertificateKeys.Create(_options.LeafKeyAlgorithm), IsShared: false);
+        }
+
+        using (key)
+        using (var certificate = IssueCore(target, _time.GetUtcNow(), key.Algorithm))
+        {
+            var pem = KeyAndCertificatePem.Encode(key.Algorithm, certificate.RawData);
             try
             {
                 return Encoding.UTF8.GetString(pem);
@@ -203,38 +221,84 @@ public sealed class ProxyCertificateAuthority : IDisposable
         // Leaf certificates are not disposed: TLS handshakes running on other threads may still hold their contexts.
         _slots.Clear();
         _lookup.Clear();
+        _keys.Dispose();
         _root.Dispose();
     }
 
-    /// <summary>Signs a certificate without touching the cache (benchmarks, <see cref="IssueCertificatePem"/>).</summary>
-    internal (X509Certificate2 Certificate, AsymmetricAlgorithm Key) IssueCore(CertificateTarget target, DateTimeOffset now)
+    /// <summary>The key source (tests and benchmarks look at the pool).</summary>
+    internal ILeafKeySource LeafKeys => _keys;
+
+    /// <summary>Signs a certificate over <paramref name="key"/> without touching the cache (<see cref="IssueCertificatePem"/>, misses).</summary>
+    internal X509Certificate2 IssueCore(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key)
     {
-        var issued = _factory.Issue(target, now);
+        var issued = _factory.Issue(target, now, key);
         Interlocked.Increment(ref _issuedCount);
         _metrics.Issued.Add(1);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
-            var notAfter = issued.Certificate.NotAfter.ToUniversalTime();
-            CertificateAuthorityLog.CertificateIssued(_logger, target.Key, issued.Certificate.SerialNumber, notAfter);
+            var notAfter = issued.NotAfter.ToUniversalTime();
+            CertificateAuthorityLog.CertificateIssued(_logger, target.Key, issued.SerialNumber, notAfter);
         }
 
         return issued;
+    }
+
+    /// <summary>
+    /// For a TLS handshake: the cached context at once; on a miss the issuance waits for a free issuance slot without
+    /// holding a thread. Null for a string that cannot be a host name (a client's SNI can be anything).
+    /// </summary>
+    internal ValueTask<SslStreamCertificateContext?> FindCertificateContextAsync(string? host, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrWhiteSpace(host))
+        {
+            return ValueTask.FromResult<SslStreamCertificateContext?>(null);
+        }
+
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        return TryGetCached(host, out var entry)
+            ? ValueTask.FromResult<SslStreamCertificateContext?>(entry.Context)
+            : IssueForHandshakeAsync(host, cancellationToken);
+    }
+
+    private async ValueTask<SslStreamCertificateContext?> IssueForHandshakeAsync(string host, CancellationToken cancellationToken)
+    {
+        // A burst of new hosts would otherwise put an issuance on every pool thread, and handshakes for cached hosts
+        // would queue behind them; bounded, the waiting handshakes hold no thread and the other cores stay free.
+        await _issuanceGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return GetEntrySlow(host).Context;
+        }
+        catch (ArgumentException)
+        {
+            return null;
+        }
+        finally
+        {
+            _issuanceGate.Release();
+        }
     }
 
     private IssuedCertificate GetEntry(string host)
     {
         ArgumentNullException.ThrowIfNull(host);
         ObjectDisposedException.ThrowIf(_disposed, this);
+        return TryGetCached(host, out var entry) ? entry : GetEntrySlow(host);
+    }
 
-        // Hot path: one lock-free probe with the caller's own string, one clock read, one stamp; no allocation.
-        if (_lookup.TryGetValue(host, out var slot) && slot.Current is { } entry && _time.GetUtcNow().UtcTicks < entry.RenewAtUtcTicks)
+    /// <summary>Hot path: one lock-free probe with the caller's own string, one clock read, one stamp; no allocation.</summary>
+    private bool TryGetCached(string host, [NotNullWhen(true)] out IssuedCertificate? entry)
+    {
+        if (_lookup.TryGetValue(host, out var slot) && slot.Current is { } current && _time.GetUtcNow().UtcTicks < current.RenewAtUtcTicks)
         {
             slot.LastUse = Interlocked.Increment(ref _useClock);
             _metrics.CacheHits.Add(1);
-            return entry;
+            entry = current;
+            return true;
         }
 
-        return GetEntrySlow(host);
+        entry = null;
+        return false;
     }
 
     private IssuedCertificate GetEntrySlow(string host)
@@ -294,13 +358,9 @@ public sealed class ProxyCertificateAuthority : IDisposable
         X509Certificate2? certificate = tryDisk ? _disk?.TryLoad(target.Key, now) : null;
         if (certificate is null)
         {
-            var (issued, key) = IssueCore(target, now);
-            using (key)
-            {
-                _disk?.Save(target.Key, key, issued);
-            }
-
-            certificate = issued;
+            using var key = _keys.Take();
+            certificate = IssueCore(target, now, key.Algorithm);
+            _disk?.Save(target.Key, key.Algorithm, certificate);
         }
 
         if (OperatingSystem.IsWindows())
@@ -413,6 +473,11 @@ public sealed class ProxyCertificateAuthority : IDisposable
         if (options.CacheSize < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(options), options.CacheSize, "CacheSize must be at least 1.");
+        }
+
+        if (options.LeafKeyPoolSize < 1 || !Enum.IsDefined(options.LeafKeyMode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "LeafKeyPoolSize must be at least 1 and LeafKeyMode known.");
         }
 
         if (!Enum.IsDefined(options.RootKeyAlgorithm) || !Enum.IsDefined(options.LeafKeyAlgorithm))

@@ -325,24 +325,25 @@ internal sealed class ProxyTunnelMiddleware
         try
         {
             await sslStream.AuthenticateAsServerAsync(
-                (stream, clientHello, state, cancellationToken) =>
+                async (stream, clientHello, state, cancellationToken) =>
                 {
                     // SNI is the client's word: only a plain host name may name the certificate and the target.
                     serverName = TargetBuilder.CanonicalServerName(clientHello.ServerName);
-                    if (serverName is null || !_authority.TryGetCertificateContext(serverName, out var certificate))
+                    var certificate = await _authority.FindCertificateContextAsync(serverName, cancellationToken);
+                    if (certificate is null)
                     {
                         serverName = null;
-                        certificate = _authority.GetCertificateContext(fallbackHost);
+                        certificate = await _authority.FindCertificateContextAsync(fallbackHost, cancellationToken) ?? _authority.GetCertificateContext(fallbackHost);
                     }
 
-                    return ValueTask.FromResult(new SslServerAuthenticationOptions
+                    return new SslServerAuthenticationOptions
                     {
                         ServerCertificateContext = certificate,
                         ApplicationProtocols = OffersHttp2(tunnelTarget, serverName) ? Http2AndHttp11 : Http11Only,
                         EnabledSslProtocols = _options.SslProtocols,
                         ClientCertificateRequired = false,
                         CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-                    });
+                    };
                 },
                 null,
                 handshakeTimeout.Token);

@@ -21,10 +21,12 @@ public sealed class CertificateCacheTests
         return options;
     }
 
-    [Test]
-    public async Task GetCertificateContext_With100ConcurrentCallersForNewHost_IssuesOnce()
+    [TestCase(nameof(LeafKeyMode.Pool))]
+    [TestCase(nameof(LeafKeyMode.ProcessKey))]
+    [TestCase(nameof(LeafKeyMode.PerCertificate))]
+    public async Task GetCertificateContext_With100ConcurrentCallersForNewHost_IssuesOnce(string keyMode)
     {
-        using var ca = new ProxyCertificateAuthority(Options());
+        using var ca = new ProxyCertificateAuthority(Options(o => o.LeafKeyMode = Enum.Parse<LeafKeyMode>(keyMode)));
         using var start = new ManualResetEventSlim();
         var tasks = Enumerable.Range(0, 100)
             .Select(_ => Task.Run(() =>

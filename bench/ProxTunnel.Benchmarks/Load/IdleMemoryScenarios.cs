@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using ProxTunnel.Certificates;
+
+namespace ProxTunnel.Benchmarks.Load;
+
+/// <summary>
+/// Server memory per idle connection: a child process opens N connections of one kind, sends one request on each and
+/// holds them; the server's RSS (and live managed heap) growth is divided by N, after full GCs on both readings.
+/// </summary>
+internal static class IdleMemoryScenarios
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    /// <summary>Seconds to keep each kind's connections open after measuring (<c>--idle-hold</c>), for heap dumps.</summary>
+    public static int HoldSeconds { get; set; }
+
+    /// <summary>One row: the kind of connection, how <see cref="IdleClient"/> opens it, and where.</summary>
+    private sealed record IdleKind(string Name, string Mode, Func<BenchServer, IPEndPoint> EndPoint);
+
+    // Extend here (with a mode in IdleClient.Modes) for HTTP/2 tunnels.
+    private static readonly IdleKind[] Kinds =
+    [
+        new("bare Kestrel keep-alive", "plain", s => s.DirectHttp),
+        new("proxy keep-alive (absolute-form)", "proxy", s => s.Proxy),
+        new("CONNECT + TLS tunnel", "tunnel", s => s.Proxy),
+        new("direct UseHttps", "direct", s => s.DirectHttps),
+        new("TLS to the proxy port (HTTPS proxy, no CONNECT)", "https-proxy", s => s.Proxy),
+    ];
+
+    /// <summary>Prints the table; returns false when a target is missed.</summary>
+    public static async Task<bool> RunAsync(BenchServer server, int count, IReadOnlyCollection<string>? modes = null)
+    {
+        var root = Path.Combine(server.Directory, "root.cer");
+        await File.WriteAllBytesAsync(root, server.Authority.ExportRoot(CertificateExportFormat.Der));
+        Console.WriteLine($"Server memory per idle connection ({count} held by a child process, after an unrecorded warm-up round; RSS from /proc/self/status after full GCs and malloc_trim, and live managed heap):");
+        var costs = new Dictionary<string, (double Rss, double Managed)>();
+        // In the order asked for (the first kind measured also pays one-time growth, so compare orders when in doubt).
+        var kinds = modes is null ? Kinds : modes.Select(mode => Kinds.Single(kind => kind.Mode == mode)).Distinct().ToArray();
+
+        // One unrecorded round first: the first batch of connections also pays one-time growth (thread-pool threads
+        // and their stacks, allocator arenas, GC bookkeeping), which made whichever kind ran first look ~10 KiB dearer.
+        await IdleCostAsync(kinds[0].Mode, kinds[0].EndPoint(server), count, root, warmUp: true);
+        foreach (var kind in kinds)
+        {
+            costs[kind.Mode] = await IdleCostAsync(kind.Mode, kind.EndPoint(server), count, root);
+        }
+
+        var bare = costs.GetValueOrDefault("plain").Rss;
+        var direct = costs.GetValueOrDefault("direct").Rss;
+        var rows = new List<string[]>();
+        var ok = true;
+        foreach (var kind in kinds)
+        {
+            var (rss, managed) = costs[kind.Mode];
+            var (target, met) = kind.Mode switch
+            {
+                "proxy" when bare > 0 => ("≤ 1.1× bare", rss <= 1.1 * bare),
+                "tunnel" when direct > 0 => ("≤ UseHttps (stretch 16)", rss <= direct),
+                _ => ("", true),
+            };
+            ok &= met;
+            rows.Add([kind.Name, (rss / 1024.0).ToString("F1", Inv), (managed / 1024.0).ToString("F1", Inv), target, target.Length == 0 ? "" : met ? "yes" : "NO"]);
+        }
+
+        LoadHarness.PrintTable(["connection", "RSS KiB each", "managed KiB each", "target", "ok"], rows);
+        return ok;
+    }
+
+    private static async Task<(double Rss, double Managed)> IdleCostAsync(string mode, IPEndPoint endPoint, int count, string root, bool warmUp = false)
+    {
+        var (rssBefore, managedBefore) = Measure();
+        var start = ChildServer.SelfStartInfo();
+        foreach (var argument in new[] { IdleClient.Command, mode, endPoint.Port.ToString(Inv), count.ToString(Inv), root })
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        using var child = Process.Start(start) ?? throw new InvalidOperationException("cannot start the idle client");
+        try
+        {
+            using var ready = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+            var line = await child.StandardOutput.ReadLineAsync(ready.Token);
+            if (line != "READY")
+            {
+                throw new InvalidOperationException($"idle client: {line}");
+            }
+
+            // Let the server's last reads park (zero-byte reads, pooled buffers returned) before measuring.
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            var (rssAfter, managedAfter) = Measure();
+            if (HoldSeconds > 0 && !warmUp)
+            {
+                // A window for dotnet-gcdump / dotnet-counters on this process while the connections are held.
+                Console.WriteLine($"holding {count} idle '{mode}' connections for {HoldSeconds} s (pid {Environment.ProcessId})");
+                await Task.Delay(TimeSpan.FromSeconds(HoldSeconds));
+            }
+
+            return ((double)(rssAfter - rssBefore) / count, (double)(managedAfter - managedBefore) / count);
+        }
+        finally
+        {
+            await child.StandardInput.WriteLineAsync("exit");
+            await child.StandardInput.FlushAsync();
+            using var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            try
+            {
+                await child.WaitForExitAsync(exit.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                child.Kill();
+            }
+
+            // The server notices the closes asynchronously; give it a moment before the next baseline.
+            await Task.Delay(TimeSpan.FromSeconds(2));
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
+    [System.Runtime.InteropServices.DefaultDllImportSearchPaths(System.Runtime.InteropServices.DllImportSearchPath.SafeDirectories)]
+    private static extern int MallocTrim(nuint pad);
+
+    private static (long Rss, long Managed) Measure()
+    {
+        for (var i = 0; i < 2; i++)
+        {
+            GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+            GC.WaitForPendingFinalizers();
+        }
+
+        var managed = GC.GetTotalMemory(forceFullCollection: false);
+
+        // glibc keeps freed memory in its arenas, so RSS would remember every earlier scenario's peak (the first kind
+        // measured looked twice as expensive as the same kind measured later). Trimming returns free pages to the OS.
+        if (OperatingSystem.IsLinux())
+        {
+            _ = MallocTrim(0);
+        }
+
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return (long.Parse(line["VmRSS:".Length..].Trim().Split(' ')[0], Inv) * 1024, managed);
+            }
+        }
+
+        throw new InvalidOperationException("no VmRSS in /proc/self/status");
+    }
+}

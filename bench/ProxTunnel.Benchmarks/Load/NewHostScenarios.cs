@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace ProxTunnel.Benchmarks.Load;
+
+/// <summary>
+/// New hosts: CONNECT + TLS handshake + GET + close for never-seen hosts against the same for a cached host, one at a
+/// time; then cached-host handshakes measured while a burst of new hosts is being issued.
+/// </summary>
+internal static class NewHostScenarios
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+    private static readonly byte[] Get = Encoding.ASCII.GetBytes("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+
+    /// <summary>Prints the tables; returns false when the new-host target is missed.</summary>
+    public static async Task<bool> RunAsync(BenchServer server, RootTrust trust, int count)
+    {
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var cached = await SequentialAsync(server, trust, count, _ => "example.com");
+        var fresh = await SequentialAsync(server, trust, count, i => $"h{i}-{run}.example.com");
+        var difference = Percentile(fresh.Totals, 0.5) - Percentile(cached.Totals, 0.5);
+        Console.WriteLine($"First request to a never-seen host vs a cached host ({count} each, sequential; CONNECT, handshake, GET, close):");
+        LoadHarness.PrintTable(["measure", "p50 ms", "p99 ms", "max ms", "target", "ok"],
+        [
+            ["cached host", P(cached.Totals, 0.5), P(cached.Totals, 0.99), P(cached.Totals, 1), "", ""],
+            ["new host, as the client sees it", P(fresh.Totals, 0.5), P(fresh.Totals, 0.99), P(fresh.Totals, 1), "", ""],
+            ["new host minus client chain validation", P(fresh.WithoutValidation, 0.5), P(fresh.WithoutValidation, 0.99), P(fresh.WithoutValidation, 1), "", ""],
+            ["new − cached (p50)", difference.ToString("F2", Inv), "", "", "≤ 1", difference <= 1 ? "yes" : "NO"],
+        ]);
+        Console.WriteLine();
+        await BurstAsync(server, trust, count, run);
+        return difference <= 1;
+    }
+
+    private static async Task<(double[] Totals, double[] WithoutValidation)> SequentialAsync(BenchServer server, RootTrust trust, int count, Func<int, string> host)
+    {
+        var totals = new double[count];
+        var withoutValidation = new double[count];
+        for (var i = -5; i < count; i++)
+        {
+            var validationBefore = trust.ValidationTicks;
+            var elapsed = await OneAsync(server, trust, host(i + 5));
+            if (i >= 0)
+            {
+                totals[i] = elapsed;
+                withoutValidation[i] = elapsed - Stopwatch.GetElapsedTime(0, trust.ValidationTicks - validationBefore).TotalMilliseconds;
+            }
+        }
+
+        Array.Sort(totals);
+        Array.Sort(withoutValidation);
+        return (totals, withoutValidation);
+    }
+
+    /// <summary>Cached-host tunnels one after another while <paramref name="count"/> new hosts connect at once.</summary>
+    private static async Task BurstAsync(BenchServer server, RootTrust trust, int count, string run)
+    {
+        // The burst's clients check the issuer only: chain building for hundreds of new leaves would be client work
+        // competing with the server on the same cores.
+        var light = new RootTrust(server.Authority.RootCertificate, buildChains: false);
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var burstWatch = new Stopwatch();
+        var burst = Task.WhenAll(Enumerable.Range(0, count).Select(i => Task.Run(async () =>
+        {
+            await start.Task;
+            return await OneAsync(server, light, $"b{i}-{run}.example.com");
+        })));
+
+        var during = new List<double>();
+        burstWatch.Start();
+        start.SetResult();
+        while (!burst.IsCompleted && during.Count < 100_000)
+        {
+            during.Add(await OneAsync(server, trust, "example.com"));
+        }
+
+        var newHosts = await burst;
+        burstWatch.Stop();
+        Array.Sort(newHosts);
+        var cached = during.Order().ToArray();
+        Console.WriteLine($"Cached-host tunnels while {count} new hosts connect at once (burst took {burstWatch.Elapsed.TotalMilliseconds:F0} ms):");
+        LoadHarness.PrintTable(["measure", "count", "p50 ms", "p99 ms", "max ms"],
+        [
+            ["cached host during the burst", cached.Length.ToString(Inv), P(cached, 0.5), P(cached, 0.99), P(cached, 1)],
+            ["new hosts of the burst", newHosts.Length.ToString(Inv), P(newHosts, 0.5), P(newHosts, 0.99), P(newHosts, 1)],
+        ]);
+    }
+
+    private static async Task<double> OneAsync(BenchServer server, RootTrust trust, string host)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await using (var client = await RawHttpConnection.OpenTunnelAsync(server.Proxy, host, trust))
+        {
+            var (status, _) = await client.SendAsync(Get);
+            if (status != 200)
+            {
+                throw new InvalidOperationException($"status {status} for {host}");
+            }
+        }
+
+        return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+    }
+
+    private static double Percentile(double[] sorted, double p) =>
+        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
+
+    private static string P(double[] sorted, double p) => Percentile(sorted, p).ToString("F2", Inv);
+}
