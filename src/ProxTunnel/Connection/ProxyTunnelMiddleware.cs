@@ -89,8 +89,18 @@ internal sealed class ProxyTunnelMiddleware
                 {
                     // Not a CONNECT: a plain proxy connection (absolute-form) or ordinary requests to this server.
                     rewriter.Start(layer.Input, layer.Output, sniffer, tunnel: null);
-                    context.Transport = new DuplexPipe(rewriter, sniffer);
-                    await _next(context);
+
+                    // A CONNECT may follow: run this pass on its own context so nothing of it outlives it (see KestrelPassContext).
+                    var pass = new KestrelPassContext(context, new DuplexPipe(rewriter, sniffer));
+                    try
+                    {
+                        await _next(pass);
+                    }
+                    finally
+                    {
+                        pass.End();
+                    }
+
                     if (!rewriter.StoppedAtConnect)
                     {
                         await LingerIfRefusedAsync(rewriter.Refused, layer);
@@ -172,6 +182,12 @@ internal sealed class ProxyTunnelMiddleware
             }
 
             var isTls = tls is not null;
+            if (!isTls)
+            {
+                // Plain HTTP inside the tunnel, even when the connection to the proxy is TLS: Kestrel takes the scheme from these.
+                ClearTlsFeatures(context);
+            }
+
             var host = string.IsNullOrEmpty(serverName) ? connect.Host : serverName;
             ProxyTunnelLog.TunnelOpened(_logger, context.ConnectionId, connect.Host, connect.Port, isTls, serverName);
             context.Features.Set<IProxyTunnelFeature>(new ProxyTunnelFeature(connect.Host, connect.Port, serverName, isTls, connect.ProxyAuthorization));
@@ -375,6 +391,14 @@ internal sealed class ProxyTunnelMiddleware
         var input = PipeReader.Create(sslStream, new StreamPipeReaderOptions(pool, bufferSize: pool is null ? 4096 : -1, minimumReadSize: -1, leaveOpen: true, useZeroByteReads: true));
         var output = PipeWriter.Create(sslStream, new StreamPipeWriterOptions(pool, leaveOpen: true));
         return new TransportLayer(input, output, sslStream, serverName);
+    }
+
+    private static void ClearTlsFeatures(ConnectionContext context)
+    {
+        context.Features.Set<ITlsConnectionFeature>(null);
+        context.Features.Set<ITlsHandshakeFeature>(null);
+        context.Features.Set<ITlsApplicationProtocolFeature>(null);
+        context.Features.Set<ISslStreamFeature>(null);
     }
 
     private ValueTask WriteErrorAsync(ConnectionContext context, PipeWriter output, RejectReason reason, string? realm = null)
