@@ -27,6 +27,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private TunnelTarget? _tunnel;
     private int _tunnelHostKind;
     private ProxyRequestContext? _context;
+    private OriginParts _resolvedOrigin;
+    private Range _resolvedHost;
     private CancellationTokenSource? _headTimeout;
 
     private Mode _mode;
@@ -50,6 +52,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private long _bodyRemaining;
     private ChunkedBodyValidator _chunked;
     private long _validated;
+    private long _chunkedConsumed;
     private RejectReason _bodyError;
     private long _handed;
 
@@ -111,6 +114,12 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             }
 
             Accept(sourceResult);
+            if (TrailersReady())
+            {
+                result = HandOutTrailers();
+                return true;
+            }
+
             result = HandOutBody();
             if (result.Buffer.IsEmpty && !result.IsCompleted)
             {
@@ -182,6 +191,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                         Accept(sourceResult);
                     }
 
+                    if (TrailersReady())
+                    {
+                        return HandOutTrailers();
+                    }
+
                     var body = HandOutBody();
                     if (body.Buffer.IsEmpty && !body.IsCompleted)
                     {
@@ -224,18 +238,60 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     /// <summary>The body bytes Kestrel may have now: never past the end of the body or past a refused byte.</summary>
     private ReadResult HandOutBody()
     {
-        var available = _mode == Mode.ContentLengthBody ? Math.Min(_buffer.Length, _bodyRemaining) : _validated;
+        var available = _mode == Mode.ContentLengthBody ? Math.Min(_buffer.Length, _bodyRemaining) : Math.Min(_validated, ChunkedLimit());
         _handed = available;
 
         // A refused chunk, or a client that stops mid-body, ends Kestrel's input after the last good byte: Kestrel
         // then answers 400 (or aborts a response already under way) and the connection closes.
-        var ended = _bodyError != RejectReason.None || (_sourceCompleted && available == _buffer.Length);
+        var ended = _bodyError != RejectReason.None
+            || (_sourceCompleted && (_mode == Mode.ChunkedBody ? !_chunked.IsDone : available == _buffer.Length));
         if (ended)
         {
             _mode = Mode.Ended;
         }
 
         return new ReadResult(_buffer.Slice(0, available), false, ended);
+    }
+
+    /// <summary>
+    /// How far into the chunked body Kestrel may read now: the trailer section is held back until it is complete,
+    /// and then, when it has lines to remove, handed out rewritten by <see cref="HandOutTrailers"/>.
+    /// </summary>
+    private long ChunkedLimit()
+    {
+        var trailerStart = _chunked.TrailerStart;
+        return trailerStart < 0 || (_chunked.IsDone && _chunked.RemovedTrailers is null) ? long.MaxValue : trailerStart - _chunkedConsumed;
+    }
+
+    private bool TrailersReady() => _mode == Mode.ChunkedBody && _chunked.IsDone && _chunked.RemovedTrailers is not null
+        && _chunkedConsumed == _chunked.TrailerStart && _bodyError == RejectReason.None;
+
+    /// <summary>Hands Kestrel the trailer section without the removed lines, through the same path as a rewritten head.</summary>
+    private ReadResult HandOutTrailers()
+    {
+        var start = _chunked.TrailerStart;
+        var length = (int)(_chunked.Position - start);
+        var output = ArrayPool<byte>.Shared.Rent(length);
+        var source = _buffer.Slice(0, length);
+        var written = 0;
+        long from = 0;
+        foreach (var (lineStart, lineEnd) in _chunked.RemovedTrailers!)
+        {
+            source.Slice(from, lineStart - start - from).CopyTo(output.AsSpan(written));
+            written += (int)(lineStart - start - from);
+            from = lineEnd - start;
+        }
+
+        source.Slice(from).CopyTo(output.AsSpan(written));
+        written += (int)(length - from);
+
+        _headOut = output;
+        _headOutLength = written;
+        _headOutConsumed = 0;
+        _sourceHeadLength = length;
+        _afterHead = Mode.Head;
+        _mode = Mode.HeadHandedOut;
+        return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
     }
 
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
@@ -265,11 +321,14 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                 else
                 {
                     _validated -= consumedBytes;
+                    _chunkedConsumed += consumedBytes;
                 }
 
                 // Kestrel saw all it was given and wants more, but the rest of the buffer is not yet body it may have
-                // (an unfinished chunk line): wait for new bytes rather than spin on the same ones.
-                if (examinedBytes == _handed && _handed < _buffer.Length && BodyPending() && _bodyError == RejectReason.None)
+                // (an unfinished chunk line): wait for new bytes rather than spin on the same ones. A complete trailer
+                // section held back is handed out on the next read instead.
+                if (examinedBytes == _handed && _handed < _buffer.Length && BodyPending() && _bodyError == RejectReason.None
+                    && !(_mode == Mode.ChunkedBody && _chunked.IsDone))
                 {
                     examined = _buffer.End;
                 }
@@ -544,6 +603,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private HeadDecision Resolve(ReadOnlyMemory<byte> headMemory, bool https, ReadOnlySpan<byte> host, int port, ReadOnlySpan<byte> pathAndQuery)
     {
         _context ??= new ProxyRequestContext();
+        _resolvedOrigin = new OriginParts(https, port);
+        _resolvedHost = host.IsEmpty || !headMemory.Span.Overlaps(host, out var hostOffset) ? default : new Range(hostOffset, hostOffset + host.Length);
         var hostString = host.IsEmpty ? _tunnel!.Host : TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host));
         _context.Set(headMemory, _head, https ? "https" : "http", hostString, port, PathString(pathAndQuery), _tunnel is not null, _tunnel?.ConnectHeaders);
         return new HeadDecision(HeadAction.Resolve, default);
@@ -577,7 +638,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             return HeadDecision.Refuse(RejectReason.ResolverFailed);
         }
 
-        return HeadDecision.Handed(HandOutHead(headMemory.Span, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default));
+        var head = headMemory.Span;
+        return HeadDecision.Handed(HandOutHead(head, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), head[_resolvedHost], ReadOnlySpan<byte>.Empty, _resolvedOrigin));
     }
 
     private static string PathString(ReadOnlySpan<byte> pathAndQuery)
@@ -587,6 +649,41 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     }
 
     private readonly record struct OriginParts(bool Https, int Port);
+
+    /// <summary>Where the Host header Kestrel gets comes from (SPEC §3.1, §3.4).</summary>
+    private enum HostSource
+    {
+        /// <summary>The client's own line, untouched.</summary>
+        Client,
+
+        /// <summary>The absolute-form target's authority (RFC 9112 §3.2.2: a proxy must not forward the received Host).</summary>
+        Url,
+
+        /// <summary>The tunnel's authority.</summary>
+        Tunnel,
+    }
+
+    private HostSource ChooseHostSource(ReadOnlySpan<byte> head, TargetShape shape, ReadOnlySpan<byte> host)
+    {
+        if (shape == TargetShape.Verbatim)
+        {
+            return HostSource.Client;
+        }
+
+        if (!host.IsEmpty)
+        {
+            return HostSource.Url;
+        }
+
+        // Inside a tunnel: a proxy host's paths always name that host; otherwise the client's Host stays unless
+        // Kestrel would refuse it (or it is missing).
+        if (shape == TargetShape.ProxyHostPath || _head.HostLine < 0)
+        {
+            return HostSource.Tunnel;
+        }
+
+        return KestrelHostRule.Accepts(RequestHead.Value(head, _head.Lines[_head.HostLine])) ? HostSource.Client : HostSource.Tunnel;
+    }
 
     /// <summary>How the target of the head handed to Kestrel is made.</summary>
     private enum TargetShape
@@ -612,10 +709,17 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         ReadOnlySpan<byte> pathAndQuery, OriginParts origin)
     {
         var withOrigin = shape == TargetShape.Prefixed;
-        var replaceHost = shape == TargetShape.ProxyHostPath && !host.IsEmpty;
+        var hostSource = ChooseHostSource(head, shape, host);
+        var replaceHost = hostSource != HostSource.Client;
+        var tunnelAuthority = hostSource == HostSource.Tunnel ? _tunnel!.Authority.Span : default;
         var originLength = !withOrigin ? 0 : host.IsEmpty ? _tunnel!.Origin.Length : TargetBuilder.OriginLength(origin.Https, host, origin.Port);
         var pathLength = shape is TargetShape.Prefixed or TargetShape.ProxyHostPath ? TargetBuilder.PathAndQueryLength(pathAndQuery) : 0;
-        var hostLineLength = replaceHost ? "Host: \r\n"u8.Length + TargetBuilder.AuthorityLength(origin.Https, host, origin.Port) : 0;
+        var hostLineLength = hostSource switch
+        {
+            HostSource.Url => "Host: \r\n"u8.Length + TargetBuilder.AuthorityLength(origin.Https, host, origin.Port),
+            HostSource.Tunnel => "Host: \r\n"u8.Length + tunnelAuthority.Length,
+            _ => 0,
+        };
         var size = head.Length + prefix.Length + originLength + pathLength + hostLineLength;
         var output = ArrayPool<byte>.Shared.Rent(size);
         var span = output.AsSpan();
@@ -662,7 +766,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
             if (replace)
             {
-                written += WriteHostLine(span[written..], host, origin);
+                written += WriteHostLine(span[written..], host, origin, tunnelAuthority);
             }
         }
 
@@ -671,7 +775,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             head[copyFrom..^2].CopyTo(span[written..]);
             written += head.Length - 2 - copyFrom;
             copyFrom = head.Length - 2;
-            written += WriteHostLine(span[written..], host, origin);
+            written += WriteHostLine(span[written..], host, origin, tunnelAuthority);
         }
 
         head[copyFrom..].CopyTo(span[written..]);
@@ -694,6 +798,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             _afterHead = Mode.ChunkedBody;
             _chunked.Reset(_settings.MaxRequestHeadersTotalSize);
             _validated = 0;
+            _chunkedConsumed = 0;
             _bodyError = RejectReason.None;
         }
         else
@@ -706,10 +811,21 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
     }
 
-    private static int WriteHostLine(Span<byte> destination, ReadOnlySpan<byte> host, OriginParts origin)
+    /// <summary>Writes <c>Host: authority</c>: <paramref name="authority"/> when given, else built from the URL's host.</summary>
+    private static int WriteHostLine(Span<byte> destination, ReadOnlySpan<byte> host, OriginParts origin, ReadOnlySpan<byte> authority)
     {
         "Host: "u8.CopyTo(destination);
-        var written = 6 + TargetBuilder.WriteAuthority(destination[6..], origin.Https, host, origin.Port);
+        int written;
+        if (authority.IsEmpty)
+        {
+            written = 6 + TargetBuilder.WriteAuthority(destination[6..], origin.Https, host, origin.Port);
+        }
+        else
+        {
+            authority.CopyTo(destination[6..]);
+            written = 6 + authority.Length;
+        }
+
         "\r\n"u8.CopyTo(destination[written..]);
         return written + 2;
     }

@@ -203,52 +203,59 @@ internal sealed class RequestStreamGenerator
         var close = terminal && !http10 && !upgrade;
         var description = new StringBuilder(method);
 
-        var headers = new List<(string Line, bool Removed)>();
-        if (!http10 || _random.Next(2) == 0)
+        // Each header: what the client sends and what Kestrel must get in its place (null: removed).
+        var headers = new List<(string Line, string? Rewritten)>();
+        var host = HostHeader(http10);
+        if (host is { } hostLine)
         {
-            headers.Add(("Host: example.com", false));
+            headers.Add(hostLine);
+            description.Append(hostLine.Line == "Host: example.com" ? "" : $" [{hostLine.Line}]");
+        }
+        else
+        {
+            description.Append(" no-host");
         }
 
         var extraCount = _random.Next(0, 4);
         for (var i = 0; i < extraCount; i++)
         {
-            headers.Add((ExtraHeaders[_random.Next(ExtraHeaders.Length)], false));
+            headers.Add(Kept(ExtraHeaders[_random.Next(ExtraHeaders.Length)]));
         }
 
         if (_random.Next(5) == 0)
         {
-            headers.Add(("X-Dup: one", false));
-            headers.Add(("X-Dup: two", false));
+            headers.Add(Kept("X-Dup: one"));
+            headers.Add(Kept("X-Dup: two"));
             description.Append(" dup");
         }
 
         if (_random.Next(4) == 0)
         {
-            headers.Add(("Proxy-Connection: keep-alive", true));
+            headers.Add(("Proxy-Connection: keep-alive", null));
             description.Append(" proxy-conn");
         }
 
         if (_random.Next(6) == 0)
         {
-            headers.Add(("Proxy-Authorization: Basic dXNlcjpwYXNz", true));
+            headers.Add(("Proxy-Authorization: Basic dXNlcjpwYXNz", null));
             description.Append(" proxy-auth");
         }
 
         if (_random.Next(40) == 0)
         {
-            headers.Add(("X-Long: " + new string('a', _random.Next(1000, 6000)), false));
+            headers.Add(Kept("X-Long: " + new string('a', _random.Next(1000, 6000))));
             description.Append(" long-header");
         }
 
         if (close)
         {
-            headers.Add(("Connection: close", false));
+            headers.Add(Kept("Connection: close"));
             description.Append(" close");
         }
         else if (upgrade)
         {
-            headers.Add(("Connection: Upgrade", false));
-            headers.Add(("Upgrade: h2c", false));
+            headers.Add(Kept("Connection: Upgrade"));
+            headers.Add(Kept("Upgrade: h2c"));
             description.Append(" upgrade");
         }
         else if (http10)
@@ -257,18 +264,19 @@ internal sealed class RequestStreamGenerator
         }
         else if (_random.Next(8) == 0)
         {
-            headers.Add(("Connection: keep-alive", false));
+            headers.Add(Kept("Connection: keep-alive"));
         }
 
         var body = upgrade ? [] : Body(connection);
         var framing = upgrade ? 0 : http10 ? 1 : body.Length > 0 ? _random.Next(1, 3) : _random.Next(3);
         byte[] framed;
+        var framedRewritten = (byte[]?)null;
         switch (framing)
         {
             case 1:
             {
                 var lengthText = _random.Next(8) == 0 ? "00" + body.Length : body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                headers.Add(($"Content-Length: {lengthText}", false));
+                headers.Add(Kept($"Content-Length: {lengthText}"));
                 framed = body;
                 description.Append($" cl={lengthText}");
                 break;
@@ -282,8 +290,8 @@ internal sealed class RequestStreamGenerator
                     1 => "gzip, chunked",
                     _ => "chunked",
                 };
-                headers.Add(($"Transfer-Encoding: {te}", false));
-                framed = Chunked(body, out var chunkDescription);
+                headers.Add(Kept($"Transfer-Encoding: {te}"));
+                (framed, framedRewritten) = Chunked(body, out var chunkDescription);
                 description.Append($" te={te} {chunkDescription}");
                 break;
             }
@@ -295,7 +303,7 @@ internal sealed class RequestStreamGenerator
 
         if (!http10 && body.Length > 0 && _random.Next(6) == 0)
         {
-            headers.Add(("Expect: 100-continue", false));
+            headers.Add(Kept("Expect: 100-continue"));
             description.Append(" expect-100");
         }
 
@@ -303,13 +311,19 @@ internal sealed class RequestStreamGenerator
         var version = http10 ? "HTTP/1.0" : "HTTP/1.1";
         var wire = new StringBuilder().Append(method).Append(' ').Append(wireTarget).Append(' ').Append(version).Append("\r\n");
         var rewritten = new StringBuilder().Append(method).Append(' ').Append(expectedTarget).Append(' ').Append(version).Append("\r\n");
-        foreach (var (line, removed) in headers)
+        foreach (var (line, kept) in headers)
         {
             wire.Append(line).Append("\r\n");
-            if (!removed)
+            if (kept is not null)
             {
-                rewritten.Append(line).Append("\r\n");
+                rewritten.Append(kept).Append("\r\n");
             }
+        }
+
+        if (host is null)
+        {
+            // SPEC §3.1: a missing Host is added, naming the target's (or the tunnel's) authority.
+            rewritten.Append("Host: example.com\r\n");
         }
 
         wire.Append("\r\n");
@@ -322,7 +336,7 @@ internal sealed class RequestStreamGenerator
             ExpectedTarget = expectedTarget,
             Body = body,
             Wire = [.. Encoding.Latin1.GetBytes(wire.ToString()), .. framed],
-            Rewritten = [.. Encoding.Latin1.GetBytes(rewritten.ToString()), .. framed],
+            Rewritten = [.. Encoding.Latin1.GetBytes(rewritten.ToString()), .. framedRewritten ?? framed],
             ClosesConnection = http10 || close,
             IsUpgrade = upgrade,
             Description = description.ToString(),
@@ -351,7 +365,43 @@ internal sealed class RequestStreamGenerator
         return body;
     }
 
-    private byte[] Chunked(byte[] body, out string description)
+    private static (string Line, string? Rewritten) Kept(string line) => (line, line);
+
+    /// <summary>
+    /// The Host line (null: none) and what Kestrel gets for it (SPEC §3.1): absolute-form always gets the target's
+    /// authority; a tunnel keeps the client's Host unless Kestrel would refuse it, then gets the tunnel's authority.
+    /// </summary>
+    private (string Line, string? Rewritten)? HostHeader(bool http10)
+    {
+        var roll = _random.Next(12);
+        if (roll == 0 || (http10 && roll < 4))
+        {
+            return null;
+        }
+
+        if (_mode == FuzzMode.Absolute)
+        {
+            return roll switch
+            {
+                1 => ("Host: other.example", "Host: example.com"),
+                2 => ("Host: EXAMPLE.com:80", "Host: example.com"),
+                3 => ("Host: [[example.com]]:8443", "Host: example.com"),
+                _ => ("Host: example.com", "Host: example.com"),
+            };
+        }
+
+        return roll switch
+        {
+            1 => Kept("Host: Example.COM:8080"),
+            2 => ("Host: [[2001:db8::1]]:8443", "Host: example.com"),
+            3 => ("Host: example.com:", "Host: example.com"),
+            4 => Kept("Host: "),
+            _ => Kept("Host: example.com"),
+        };
+    }
+
+    /// <summary>The chunked framing of <paramref name="body"/> as sent, and as Kestrel must get it (proxy trailers removed).</summary>
+    private (byte[] Wire, byte[] Rewritten) Chunked(byte[] body, out string description)
     {
         var output = new List<byte>();
         var offset = 0;
@@ -369,15 +419,18 @@ internal sealed class RequestStreamGenerator
         }
 
         output.AddRange(Encoding.ASCII.GetBytes(ChunkSize(0, ref leadingZeros) + Extension(ref extensions) + "\r\n"));
-        var trailers = _random.Next(4) == 0;
-        if (trailers)
+        var rewritten = new List<byte>(output);
+        var trailers = _random.Next(4) switch
         {
-            output.AddRange("X-Trailer: yes\r\nX-Other-Trailer: a b  c\r\n"u8.ToArray());
-        }
-
-        output.AddRange("\r\n"u8.ToArray());
-        description = $"chunks={chunks}{(leadingZeros ? " zeros" : "")}{(extensions ? " ext" : "")}{(trailers ? " trailers" : "")}";
-        return [.. output];
+            0 => ("X-Trailer: yes\r\nX-Other-Trailer: a b  c\r\n", "X-Trailer: yes\r\nX-Other-Trailer: a b  c\r\n"),
+            1 when _random.Next(2) == 0 => ("Proxy-Authorization: Basic dXNlcjpwYXNz\r\nX-Trailer: yes\r\nproxy-connection: close\r\n", "X-Trailer: yes\r\n"),
+            _ => ("", ""),
+        };
+        output.AddRange(Encoding.ASCII.GetBytes(trailers.Item1 + "\r\n"));
+        rewritten.AddRange(Encoding.ASCII.GetBytes(trailers.Item2 + "\r\n"));
+        var trailerNote = trailers.Item1.Length == 0 ? "" : trailers.Item1 == trailers.Item2 ? " trailers" : " proxy-trailers";
+        description = $"chunks={chunks}{(leadingZeros ? " zeros" : "")}{(extensions ? " ext" : "")}{trailerNote}";
+        return ([.. output], [.. rewritten]);
     }
 
     private string ChunkSize(int size, ref bool leadingZeros)
