@@ -1,7 +1,9 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using ProxTunnel.Diagnostics;
 using ProxTunnel.ProxyHost;
@@ -54,6 +56,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private long _validated;
     private long _chunkedConsumed;
     private RejectReason _bodyError;
+
+    // Kestrel examined every good byte before a refused one and still wants more: the next read fails the body.
+    private bool _bodyStalled;
     private long _handed;
 
     public RewritingPipeReader(RewriteSettings settings, string connectionId)
@@ -240,17 +245,39 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     {
         var available = _mode == Mode.ContentLengthBody ? Math.Min(_buffer.Length, _bodyRemaining) : Math.Min(_validated, ChunkedLimit());
         _handed = available;
+        if (_bodyError != RejectReason.None && (available == 0 || _bodyStalled))
+        {
+            FailBody();
+        }
 
-        // A refused chunk, or a client that stops mid-body, ends Kestrel's input after the last good byte: Kestrel
-        // then answers 400 (or aborts a response already under way) and the connection closes.
-        var ended = _bodyError != RejectReason.None
-            || (_sourceCompleted && (_mode == Mode.ChunkedBody ? !_chunked.IsDone : available == _buffer.Length));
+        // A client that stops mid-body ends Kestrel's input after the last good byte: Kestrel then aborts the request.
+        // A refused byte takes precedence: the read after the good bytes fails the body.
+        var ended = _bodyError == RejectReason.None && _sourceCompleted
+            && (_mode == Mode.ChunkedBody ? !_chunked.IsDone : available == _buffer.Length);
         if (ended)
         {
             _mode = Mode.Ended;
         }
 
         return new ReadResult(_buffer.Slice(0, available), false, ended);
+    }
+
+    /// <summary>
+    /// Kestrel has every good byte of a chunked body whose next byte the validator refused. Ending Kestrel's input here
+    /// would make it abort the connection (a reset, SPEC §3.7 forbids); a <see cref="BadHttpRequestException"/> from the
+    /// read instead reaches the request body's reader, and Kestrel answers it as its own bad body: <c>400</c> (when
+    /// no response has started) with <c>Connection: close</c>. The rest of the input is dropped, and the middleware
+    /// lingers after Kestrel closes, so the client reads the 400 before the connection ends.
+    /// </summary>
+    [DoesNotReturn]
+    private void FailBody()
+    {
+        var reason = _bodyError;
+        _source.AdvanceTo(_buffer.End);
+        _hasBuffer = false;
+        _mode = Mode.Ended;
+        Refused = true;
+        throw new BadHttpRequestException("Bad chunked request body: " + reason, reason.ToStatusCode());
     }
 
     /// <summary>
@@ -323,6 +350,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                     _validated -= consumedBytes;
                     _chunkedConsumed += consumedBytes;
                 }
+
+                _bodyStalled = _bodyError != RejectReason.None && examinedBytes == _handed;
 
                 // Kestrel saw all it was given and wants more, but the rest of the buffer is not yet body it may have
                 // (an unfinished chunk line): wait for new bytes rather than spin on the same ones. A complete trailer
@@ -800,6 +829,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             _validated = 0;
             _chunkedConsumed = 0;
             _bodyError = RejectReason.None;
+            _bodyStalled = false;
         }
         else
         {

@@ -98,12 +98,26 @@ public sealed partial class DifferentialFuzzTests
         rewriter.Start(source, responses.Writer, new ResponseSniffingWriter(responses.Writer), tunnel);
         var output = new ArrayBufferWriter<byte>();
         var completed = false;
+        var bodyFailed = false;
         for (var i = 0; i < 1_000_000 && !completed; i++)
         {
             var task = rewriter.ReadAsync();
             if (!task.IsCompleted)
             {
                 return "the rewriter waited for input the source had already delivered";
+            }
+
+            if (task.IsFaulted)
+            {
+                // A refused chunked body ends with BadHttpRequestException, which Kestrel answers with 400 and a close.
+                var error = task.AsTask().Exception!.InnerException;
+                if (error is not Microsoft.AspNetCore.Http.BadHttpRequestException { StatusCode: 400 })
+                {
+                    return $"the rewriter failed: {error}";
+                }
+
+                completed = bodyFailed = true;
+                break;
             }
 
             var result = task.Result;
@@ -135,6 +149,11 @@ public sealed partial class DifferentialFuzzTests
         switch (last.Kind)
         {
             case MessageKind.Valid:
+                if (bodyFailed)
+                {
+                    return "the rewriter refused the body of a valid stream";
+                }
+
                 if (!got.SequenceEqual(expected.ToArray()))
                 {
                     return $"output differs\n  expected: {Escape([.. expected], 400)}\n  got:      {Escape(got.ToArray(), 400)}";
@@ -166,6 +185,11 @@ public sealed partial class DifferentialFuzzTests
                 if (body.Length >= last.FramedBody.AsSpan().IndexOf("GET "u8) + 4)
                 {
                     return $"the whole broken body reached Kestrel: {Escape(body.ToArray(), 300)}";
+                }
+
+                if (!bodyFailed && body.Length < last.FramedBody.Length)
+                {
+                    return "a broken chunked body did not end in BadHttpRequestException";
                 }
 
                 return answered.Length == 0 ? null : $"unexpected proxy answer {answered}";
