@@ -42,8 +42,7 @@ internal sealed class ProxyTunnelMiddleware
 
     public async Task OnConnectionAsync(ConnectionContext context)
     {
-        var originalTransport = context.Transport;
-        var layer = new TransportLayer(originalTransport.Input, originalTransport.Output);
+        var layer = new TransportLayer(context.Transport.Input, context.Transport.Output);
         TransportLayer? proxyTls = null;
         using var rewriter = new RewritingPipeReader(_settings, context.ConnectionId);
         using var deadline = new ConnectionDeadline();
@@ -89,17 +88,7 @@ internal sealed class ProxyTunnelMiddleware
                 {
                     // Not a CONNECT: a plain proxy connection (absolute-form) or ordinary requests to this server.
                     rewriter.Start(layer.Input, layer.Output, sniffer, tunnel: null);
-
-                    // A CONNECT may follow: run this pass on its own context so nothing of it outlives it (see KestrelPassContext).
-                    var pass = new KestrelPassContext(context, new DuplexPipe(rewriter, sniffer));
-                    try
-                    {
-                        await _next(pass);
-                    }
-                    finally
-                    {
-                        pass.End();
-                    }
+                    await RunKestrelPassAsync(context, new DuplexPipe(rewriter, sniffer));
 
                     if (!rewriter.StoppedAtConnect)
                     {
@@ -131,7 +120,6 @@ internal sealed class ProxyTunnelMiddleware
         }
         finally
         {
-            context.Transport = originalTransport;
             if (proxyTls is not null)
             {
                 await proxyTls.DisposeAsync();
@@ -192,9 +180,21 @@ internal sealed class ProxyTunnelMiddleware
             ProxyTunnelLog.TunnelOpened(_logger, context.ConnectionId, connect.Host, connect.Port, isTls, serverName);
             context.Features.Set<IProxyTunnelFeature>(new ProxyTunnelFeature(connect.Host, connect.Port, serverName, isTls, connect.ProxyAuthorization));
             sniffer.Reset(tunnelLayer.Output);
-            rewriter.Start(tunnelLayer.Input, tunnelLayer.Output, sniffer, new TunnelTarget(isTls, host, connect.Port, connect.Headers));
-            context.Transport = new DuplexPipe(rewriter, sniffer);
-            await _next(context);
+            var target = new TunnelTarget(isTls, host, connect.Port, connect.Headers);
+            var transport = new DuplexPipe(rewriter, sniffer);
+            while (true)
+            {
+                rewriter.Start(tunnelLayer.Input, tunnelLayer.Output, sniffer, target);
+                await RunKestrelPassAsync(context, transport);
+
+                // Kestrel ended its pass after an HTTP/1.0 keep-alive response it could not frame; when the writer gave
+                // it a length, the client goes on with its next request on this tunnel, served by a new pass.
+                if (rewriter.Refused || !await sniffer.FinishPassAsync(context.ConnectionClosed))
+                {
+                    break;
+                }
+            }
+
             await LingerIfRefusedAsync(rewriter.Refused, tunnelLayer);
         }
         finally
@@ -391,6 +391,23 @@ internal sealed class ProxyTunnelMiddleware
         var input = PipeReader.Create(sslStream, new StreamPipeReaderOptions(pool, bufferSize: pool is null ? 4096 : -1, minimumReadSize: -1, leaveOpen: true, useZeroByteReads: true));
         var output = PipeWriter.Create(sslStream, new StreamPipeWriterOptions(pool, leaveOpen: true));
         return new TransportLayer(input, output, sslStream, serverName);
+    }
+
+    /// <summary>
+    /// Runs Kestrel's connection handler once, on a context of its own: another pass may follow on this connection (a
+    /// CONNECT after requests, a tunnel that outlives an HTTP/1.0 response), and nothing of an ended pass may reach it.
+    /// </summary>
+    private async Task RunKestrelPassAsync(ConnectionContext context, IDuplexPipe transport)
+    {
+        var pass = new KestrelPassContext(context, transport);
+        try
+        {
+            await _next(pass);
+        }
+        finally
+        {
+            pass.End();
+        }
     }
 
     private static void ClearTlsFeatures(ConnectionContext context)

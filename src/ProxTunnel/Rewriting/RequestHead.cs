@@ -25,6 +25,9 @@ internal sealed class RequestHead
     public bool HasTransferEncoding;
     public bool IsChunked;
     public bool ConnectionUpgrade;
+
+    /// <summary><c>Connection: keep-alive</c> was sent (what an HTTP/1.0 client asks for persistence with).</summary>
+    public bool ConnectionKeepAlive;
     public int HostLine;
 
     public ReadOnlySpan<HeaderLine> Lines => _lines.AsSpan(0, LineCount);
@@ -34,7 +37,7 @@ internal sealed class RequestHead
     public void Reset()
     {
         MethodLength = TargetStart = TargetLength = RequestLineEnd = LineCount = 0;
-        IsHttp10 = IsConnect = HasTransferEncoding = IsChunked = ConnectionUpgrade = false;
+        IsHttp10 = IsConnect = HasTransferEncoding = IsChunked = ConnectionUpgrade = ConnectionKeepAlive = false;
         ContentLength = -1;
         HostLine = -1;
     }

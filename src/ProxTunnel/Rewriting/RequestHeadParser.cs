@@ -125,6 +125,11 @@ internal static class RequestHeadParser
                         result.ConnectionUpgrade = true;
                     }
 
+                    if (result.IsHttp10 && ListContains(value, "keep-alive"u8))
+                    {
+                        result.ConnectionKeepAlive = true;
+                    }
+
                     break;
                 case 14 when Ascii.EqualsIgnoreCase(name, "content-length"u8):
                     if (contentLengthSeen)

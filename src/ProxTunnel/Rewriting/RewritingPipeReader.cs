@@ -50,6 +50,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private int _headOutConsumed;
     private long _sourceHeadLength;
     private Mode _afterHead;
+    private bool _holdResponse;
 
     private long _bodyRemaining;
     private ChunkedBodyValidator _chunked;
@@ -393,6 +394,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         if (_mode == Mode.UpgradePending)
         {
             _sniffer.Arm();
+        }
+        else if (_holdResponse)
+        {
+            _holdResponse = false;
+            _sniffer.HoldHttp10Response();
         }
     }
 
@@ -837,6 +843,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             _bodyRemaining = Math.Max(0, _head.ContentLength);
         }
 
+        // Kestrel answers HTTP/1.0 keep-alive with a length when it has one, else by closing: inside a tunnel the
+        // writer gives small streamed responses a length instead (SPEC §3.7, issue 10.5).
+        _holdResponse = _tunnel is not null && _head.ConnectionKeepAlive && !_head.ConnectionUpgrade && !_head.Method(head).SequenceEqual("HEAD"u8);
         _mode = Mode.HeadHandedOut;
         return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
     }
