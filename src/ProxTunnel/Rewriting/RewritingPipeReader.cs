@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using ProxTunnel.Connect;
 using ProxTunnel.Diagnostics;
 using ProxTunnel.ProxyHost;
 using ProxTunnel.Resolvers;
@@ -22,7 +23,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 {
     private readonly RewriteSettings _settings;
     private readonly string _connectionId;
-    private readonly RequestHead _head = new();
+    private RequestHead _head = new();
     private PipeReader _source = null!;
     private PipeWriter _responses = null!;
     private ResponseSniffingWriter _sniffer = null!;
@@ -34,6 +35,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private CancellationTokenSource? _headTimeout;
 
     private Mode _mode;
+    private ReadResult _prepared;
+    private bool _hasPrepared;
     private ReadOnlySequence<byte> _buffer;
     private bool _hasBuffer;
     private bool _sourceCompleted;
@@ -79,8 +82,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         Ended,
     }
 
-    /// <summary>True when the connection stopped because a CONNECT arrived after other requests; its head is still unread.</summary>
-    public bool StoppedAtConnect { get; private set; }
+    /// <summary>The CONNECT this reader stopped at (its head consumed), for the Connect stage; null otherwise.</summary>
+    public ConnectRequest? PendingConnect { get; private set; }
 
     /// <summary>True when the proxy refused a request on this connection and answered it itself.</summary>
     public bool Refused { get; private set; }
@@ -96,7 +99,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         _mode = Mode.Head;
         _hasBuffer = false;
         _sourceCompleted = false;
-        StoppedAtConnect = false;
+        PendingConnect = null;
+        _hasPrepared = false;
         Refused = false;
     }
 
@@ -147,8 +151,31 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         return false;
     }
 
+    /// <summary>
+    /// Reads and handles the first head before Kestrel runs, so a connection that opens with CONNECT never reaches
+    /// Kestrel and the CONNECT is parsed by the same code as every other head. Afterwards <see cref="PendingConnect"/>
+    /// is set for a CONNECT, <see cref="Refused"/> for a refusal, and a head for Kestrel waits for its first read.
+    /// </summary>
+    public async ValueTask PrepareAsync(CancellationToken cancellationToken)
+    {
+        if (await ReadHeadAsync(cancellationToken) is { } first)
+        {
+            _prepared = first;
+            _hasPrepared = true;
+        }
+    }
+
+    /// <summary>True when the input ended (client closed, refusal, CONNECT): Kestrel would get nothing from it.</summary>
+    public bool IsEnded => _mode == Mode.Ended;
+
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
+        if (_hasPrepared)
+        {
+            _hasPrepared = false;
+            return ValueTask.FromResult(_prepared);
+        }
+
         if (_mode == Mode.Passthrough)
         {
             return _source.ReadAsync(cancellationToken);
@@ -577,10 +604,18 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                 return HeadDecision.Refuse(RejectReason.ConnectInsideTunnel);
             }
 
-            // The middleware answers CONNECT itself once Kestrel is done with this connection.
-            StoppedAtConnect = true;
+            // The Connect stage answers CONNECT once Kestrel (if it ran) is done with this connection: hand it the
+            // parsed head, with its own RequestHead (this reader needs a fresh one for the tunnel).
+            var reason = ConnectRequest.TryCreate(head, _head, out var connect);
+            if (reason != RejectReason.None)
+            {
+                return HeadDecision.Refuse(reason);
+            }
+
+            PendingConnect = connect;
+            _head = new RequestHead();
             _mode = Mode.Ended;
-            _source.AdvanceTo(_buffer.Start);
+            _source.AdvanceTo(_buffer.GetPosition(_sourceHeadLength));
             _hasBuffer = false;
             return HeadDecision.Handed(new ReadResult(default, false, true));
         }
