@@ -30,8 +30,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private TunnelTarget? _tunnel;
     private int _tunnelHostKind;
     private ProxyRequestContext? _context;
-    private OriginParts _resolvedOrigin;
-    private Range _resolvedHost;
+    private HeadRoute _resolvedRoute;
     private CancellationTokenSource? _headTimeout;
 
     private Mode _mode;
@@ -596,87 +595,59 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private HeadDecision HandleHead(ReadOnlyMemory<byte> headMemory)
     {
         var head = headMemory.Span;
-        var target = _head.Target(head);
-        if (_head.IsConnect)
+        var route = RequestRouter.Route(head, _head, _tunnel, _tunnelHostKind, _settings);
+        switch (route.Kind)
         {
-            if (_tunnel is not null)
-            {
-                return HeadDecision.Refuse(RejectReason.ConnectInsideTunnel);
-            }
+            case RouteKind.Connect:
+                return TakeConnect(head);
+            case RouteKind.Refuse:
+                return HeadDecision.Refuse(route.Reason);
+            case RouteKind.Verbatim:
+                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Verbatim, default, default, default, false, 0, _tunnel)));
+            case RouteKind.ProxyPage:
+                return ServePage(head, route.Page!, head[route.PathAndQuery]);
+            case RouteKind.ProxyHostPath:
+                // Other proxy-host paths reach the app unprefixed, with the Host header naming that host, so the app
+                // can route them with RequireHost.
+                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.ProxyHostPath, default, head[route.Host],
+                    head[route.PathAndQuery], route.Https, route.Port, _tunnel)));
+            case RouteKind.Prefixed:
+                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Prefixed, _settings.FixedPrefix, head[route.Host],
+                    head[route.PathAndQuery], route.Https, route.Port, _tunnel)));
+            default:
+                return Resolve(headMemory, route);
+        }
+    }
 
-            // The Connect stage answers CONNECT once Kestrel (if it ran) is done with this connection: hand it the
-            // parsed head, with its own RequestHead (this reader needs a fresh one for the tunnel).
-            var reason = ConnectRequest.TryCreate(head, _head, out var connect);
-            if (reason != RejectReason.None)
-            {
-                return HeadDecision.Refuse(reason);
-            }
-
-            PendingConnect = connect;
-            _head = new RequestHead();
-            _mode = Mode.Ended;
-            _source.AdvanceTo(_buffer.GetPosition(_sourceHeadLength));
-            _hasBuffer = false;
-            return HeadDecision.Handed(new ReadResult(default, false, true));
+    /// <summary>
+    /// The Connect stage answers CONNECT once Kestrel (if it ran) is done with this connection: hand it the parsed head,
+    /// with its own <see cref="RequestHead"/> (this reader needs a fresh one for the tunnel), and end this input.
+    /// </summary>
+    private HeadDecision TakeConnect(ReadOnlySpan<byte> head)
+    {
+        var reason = ConnectRequest.TryCreate(head, _head, out var connect);
+        if (reason != RejectReason.None)
+        {
+            return HeadDecision.Refuse(reason);
         }
 
-        bool https;
-        ReadOnlySpan<byte> host;
-        int port;
-        ReadOnlySpan<byte> pathAndQuery;
-        if (target[0] == (byte)'/' && _tunnel is not null)
-        {
-            https = _tunnel.Https;
-            host = default;
-            port = _tunnel.Port;
-            pathAndQuery = target;
-        }
-        else if (target[0] == (byte)'/' || (target.Length == 1 && target[0] == (byte)'*' && _tunnel is null))
-        {
-            // Origin-form outside a tunnel: an ordinary request to this server.
-            return HeadDecision.Handed(HandOutHead(head, TargetShape.Verbatim, target, ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default));
-        }
-        else
-        {
-            var reason = TargetBuilder.ParseAbsolute(target, out https, out var hostRange, out port, out var pathRange);
-            if (reason != RejectReason.None)
-            {
-                return HeadDecision.Refuse(reason);
-            }
-
-            host = target[hostRange];
-            pathAndQuery = target[pathRange];
-        }
-
-        var kind = host.IsEmpty ? _tunnelHostKind : _settings.ClassifyHost(host);
-        if (kind != 0)
-        {
-            if (kind == 1 && _settings.Pages?.Find(pathAndQuery) is { } page)
-            {
-                return ServePage(head, page, pathAndQuery);
-            }
-
-            // Other proxy-host paths reach the app unprefixed, with the Host header naming that host (RFC 9112 §3.2.2
-            // for absolute-form), so the app can route them with RequireHost.
-            return HeadDecision.Handed(HandOutHead(head, TargetShape.ProxyHostPath, ReadOnlySpan<byte>.Empty, host, pathAndQuery, new OriginParts(https, port)));
-        }
-
-        if (_settings.FixedPrefix is { } prefix)
-        {
-            return HeadDecision.Handed(HandOutHead(head, TargetShape.Prefixed, prefix, host, pathAndQuery, new OriginParts(https, port)));
-        }
-
-        return Resolve(headMemory, https, host, port, pathAndQuery);
+        PendingConnect = connect;
+        _head = new RequestHead();
+        _mode = Mode.Ended;
+        _source.AdvanceTo(_buffer.GetPosition(_sourceHeadLength));
+        _hasBuffer = false;
+        return HeadDecision.Handed(new ReadResult(default, false, true));
     }
 
     /// <summary>Hands the request to the resolver; <see cref="ReadHeadAsync"/> awaits it in <see cref="ResolveAsync"/>.</summary>
-    private HeadDecision Resolve(ReadOnlyMemory<byte> headMemory, bool https, ReadOnlySpan<byte> host, int port, ReadOnlySpan<byte> pathAndQuery)
+    private HeadDecision Resolve(ReadOnlyMemory<byte> headMemory, HeadRoute route)
     {
         _context ??= new ProxyRequestContext();
-        _resolvedOrigin = new OriginParts(https, port);
-        _resolvedHost = host.IsEmpty || !headMemory.Span.Overlaps(host, out var hostOffset) ? default : new Range(hostOffset, hostOffset + host.Length);
+        _resolvedRoute = route;
+        var host = headMemory.Span[route.Host];
         var hostString = host.IsEmpty ? _tunnel!.Host : TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host));
-        _context.Set(headMemory, _head, https ? "https" : "http", hostString, port, PathString(pathAndQuery), _tunnel is not null, _tunnel?.ConnectHeaders);
+        _context.Set(headMemory, _head, route.Https ? "https" : "http", hostString, route.Port, PathString(headMemory.Span[route.PathAndQuery]),
+            _tunnel is not null, _tunnel?.ConnectHeaders);
         return new HeadDecision(HeadAction.Resolve, default);
     }
 
@@ -709,7 +680,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         }
 
         var head = headMemory.Span;
-        return HeadDecision.Handed(HandOutHead(head, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), head[_resolvedHost], ReadOnlySpan<byte>.Empty, _resolvedOrigin));
+        var route = _resolvedRoute;
+        return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), head[route.Host],
+            default, route.Https, route.Port, _tunnel)));
     }
 
     private static string PathString(ReadOnlySpan<byte> pathAndQuery)
@@ -718,140 +691,12 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         return path.Length == 0 || path[0] != '/' ? "/" + path : path;
     }
 
-    private readonly record struct OriginParts(bool Https, int Port);
-
-    /// <summary>Where the Host header Kestrel gets comes from (SPEC §3.1, §3.4).</summary>
-    private enum HostSource
+    /// <summary>Hands Kestrel the head <see cref="HeadWriter"/> writes for <paramref name="plan"/> and sets up the body that follows.</summary>
+    private ReadResult HandOutHead(ReadOnlySpan<byte> head, in HeadPlan plan)
     {
-        /// <summary>The client's own line, untouched.</summary>
-        Client,
-
-        /// <summary>The absolute-form target's authority (RFC 9112 §3.2.2: a proxy must not forward the received Host).</summary>
-        Url,
-
-        /// <summary>The tunnel's authority.</summary>
-        Tunnel,
-    }
-
-    private HostSource ChooseHostSource(ReadOnlySpan<byte> head, TargetShape shape, ReadOnlySpan<byte> host)
-    {
-        if (shape == TargetShape.Verbatim)
-        {
-            return HostSource.Client;
-        }
-
-        if (!host.IsEmpty)
-        {
-            return HostSource.Url;
-        }
-
-        // Inside a tunnel: a proxy host's paths always name that host; otherwise the client's Host stays unless
-        // Kestrel would refuse it (or it is missing).
-        if (shape == TargetShape.ProxyHostPath || _head.HostLine < 0)
-        {
-            return HostSource.Tunnel;
-        }
-
-        return KestrelHostRule.Accepts(RequestHead.Value(head, _head.Lines[_head.HostLine])) ? HostSource.Client : HostSource.Tunnel;
-    }
-
-    /// <summary>How the target of the head handed to Kestrel is made.</summary>
-    private enum TargetShape
-    {
-        /// <summary>The client's own target, untouched (origin-form outside a tunnel).</summary>
-        Verbatim,
-
-        /// <summary>Prefix, origin (of the URL's host or of the tunnel), path and query: a proxied request.</summary>
-        Prefixed,
-
-        /// <summary>Path and query alone, with the Host header set to the URL's authority: a proxy host's page.</summary>
-        ProxyHostPath,
-
-        /// <summary>A complete target a resolver chose.</summary>
-        Resolved,
-    }
-
-    /// <summary>
-    /// Builds the head Kestrel gets per <paramref name="shape"/>; <c>Proxy-Authorization</c> and <c>Proxy-Connection</c>
-    /// are dropped and every other byte is copied verbatim (the Host header too, except for a proxy host's path).
-    /// </summary>
-    private ReadResult HandOutHead(ReadOnlySpan<byte> head, TargetShape shape, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> host,
-        ReadOnlySpan<byte> pathAndQuery, OriginParts origin)
-    {
-        var withOrigin = shape == TargetShape.Prefixed;
-        var hostSource = ChooseHostSource(head, shape, host);
-        var replaceHost = hostSource != HostSource.Client;
-        var tunnelAuthority = hostSource == HostSource.Tunnel ? _tunnel!.Authority.Span : default;
-        var originLength = !withOrigin ? 0 : host.IsEmpty ? _tunnel!.Origin.Length : TargetBuilder.OriginLength(origin.Https, host, origin.Port);
-        var pathLength = shape is TargetShape.Prefixed or TargetShape.ProxyHostPath ? TargetBuilder.PathAndQueryLength(pathAndQuery) : 0;
-        var hostLineLength = hostSource switch
-        {
-            HostSource.Url => "Host: \r\n"u8.Length + TargetBuilder.AuthorityLength(origin.Https, host, origin.Port),
-            HostSource.Tunnel => "Host: \r\n"u8.Length + tunnelAuthority.Length,
-            _ => 0,
-        };
-        var size = head.Length + prefix.Length + originLength + pathLength + hostLineLength;
-        var output = ArrayPool<byte>.Shared.Rent(size);
-        var span = output.AsSpan();
-
-        var written = _head.MethodLength + 1;
-        head[..written].CopyTo(span);
-        prefix.CopyTo(span[written..]);
-        written += prefix.Length;
-        if (withOrigin)
-        {
-            if (host.IsEmpty)
-            {
-                _tunnel!.Origin.CopyTo(span[written..]);
-                written += _tunnel.Origin.Length;
-            }
-            else
-            {
-                written += TargetBuilder.WriteOrigin(span[written..], origin.Https, host, origin.Port);
-            }
-        }
-
-        if (pathLength > 0)
-        {
-            written += TargetBuilder.WritePathAndQuery(span[written..], pathAndQuery);
-        }
-
-        // " HTTP/1.x\r\n"
-        var versionStart = _head.TargetStart + _head.TargetLength;
-        head[versionStart.._head.RequestLineEnd].CopyTo(span[written..]);
-        written += _head.RequestLineEnd - versionStart;
-
-        var copyFrom = _head.RequestLineEnd;
-        var lines = _head.Lines;
-        for (var i = 0; i < lines.Length; i++)
-        {
-            ref readonly var line = ref lines[i];
-            var replace = replaceHost && i == _head.HostLine;
-            if (line.Remove || replace)
-            {
-                head[copyFrom..line.Start].CopyTo(span[written..]);
-                written += line.Start - copyFrom;
-                copyFrom = line.End;
-            }
-
-            if (replace)
-            {
-                written += WriteHostLine(span[written..], host, origin, tunnelAuthority);
-            }
-        }
-
-        if (replaceHost && _head.HostLine < 0)
-        {
-            head[copyFrom..^2].CopyTo(span[written..]);
-            written += head.Length - 2 - copyFrom;
-            copyFrom = head.Length - 2;
-            written += WriteHostLine(span[written..], host, origin, tunnelAuthority);
-        }
-
-        head[copyFrom..].CopyTo(span[written..]);
-        written += head.Length - copyFrom;
-
-        if (shape is TargetShape.Prefixed or TargetShape.Resolved)
+        var output = ArrayPool<byte>.Shared.Rent(HeadWriter.MaxLength(head, plan));
+        var written = HeadWriter.Write(output, head, _head, plan);
+        if (plan.Shape is TargetShape.Prefixed or TargetShape.Resolved)
         {
             ProxyTunnelMetrics.RequestsRewritten.Add(1);
         }
@@ -883,25 +728,6 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         _holdResponse = _tunnel is not null && _head.ConnectionKeepAlive && !_head.ConnectionUpgrade && !_head.Method(head).SequenceEqual("HEAD"u8);
         _mode = Mode.HeadHandedOut;
         return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
-    }
-
-    /// <summary>Writes <c>Host: authority</c>: <paramref name="authority"/> when given, else built from the URL's host.</summary>
-    private static int WriteHostLine(Span<byte> destination, ReadOnlySpan<byte> host, OriginParts origin, ReadOnlySpan<byte> authority)
-    {
-        "Host: "u8.CopyTo(destination);
-        int written;
-        if (authority.IsEmpty)
-        {
-            written = 6 + TargetBuilder.WriteAuthority(destination[6..], origin.Https, host, origin.Port);
-        }
-        else
-        {
-            authority.CopyTo(destination[6..]);
-            written = 6 + authority.Length;
-        }
-
-        "\r\n"u8.CopyTo(destination[written..]);
-        return written + 2;
     }
 
     private HeadDecision ServePage(ReadOnlySpan<byte> head, byte[] page, ReadOnlySpan<byte> pathAndQuery)
