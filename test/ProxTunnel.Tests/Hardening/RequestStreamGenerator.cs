@@ -9,6 +9,9 @@ public enum FuzzMode
     Absolute,
     PlainTunnel,
     TlsTunnel,
+
+    /// <summary>Absolute-form streams, then a CONNECT on the same connection, then a plain tunnel's streams (SPEC §3.10).</summary>
+    ConnectAfterRequests,
 }
 
 /// <summary>What the generator meant one message to be.</summary>
@@ -22,6 +25,9 @@ internal enum MessageKind
 
     /// <summary>A valid head whose chunked body is broken: the app may see the head, never a completed body, never what follows.</summary>
     InvalidBody,
+
+    /// <summary>A CONNECT the proxy answers with 200 itself; what follows is inside the tunnel.</summary>
+    Connect,
 }
 
 /// <summary>One request the generator wrote, with what a correct proxy turns it into.</summary>
@@ -145,36 +151,85 @@ internal sealed class RequestStreamGenerator
         return stream;
     }
 
-    private string Path(int connection)
+    /// <summary>A stream of one CONNECT to <paramref name="authority"/> (answered by the proxy, never seen by the app).</summary>
+    public static GeneratedStream Connect(string authority)
+    {
+        var wire = Encoding.ASCII.GetBytes($"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+        var stream = new GeneratedStream { Wire = wire };
+        stream.Messages.Add(new GeneratedMessage { Kind = MessageKind.Connect, Method = "CONNECT", ExpectedTarget = "", Wire = wire, Description = "connect " + authority });
+        return stream;
+    }
+
+    /// <summary>
+    /// True when the URL builder resolves dot segments (SPEC §3.1, the "url" branch's TargetBuilder): only then are
+    /// dot-segment paths generated, with the WHATWG result as the expectation.
+    /// </summary>
+    private static readonly bool DotSegmentsResolved = ProbeDotSegments();
+
+    /// <summary>Dot-segment vectors after the connection marker, and what WHATWG resolution makes of them.</summary>
+    private static readonly (string Wire, string Expected)[] DotSegmentVectors =
+    [
+        ("/x/../y", "/y"),
+        ("/./y", "/y"),
+        ("/x/%2e%2e/y", "/y"),
+        ("/x/.%2E/y", "/y"),
+        ("/x/%2E./y", "/y"),
+        ("/x/%2e/y", "/x/y"),
+        ("/x/y/..", "/x/"),
+        ("/x/.", "/x/"),
+        ("/x/..?q=/../", "/?q=/../"),
+        ("/x/..%2f", "/x/..%2f"),
+    ];
+
+    /// <summary>The path and query the client sends and the one inside the URL the app must see.</summary>
+    private (string Wire, string Expected) Path(int connection)
     {
         var n = Interlocked.Increment(ref _requestCounter);
         var path = $"/c{connection}/r{n}";
-        return _random.Next(4) switch
+        switch (_random.Next(DotSegmentsResolved ? 5 : 4))
         {
-            0 => path + "?q=" + _random.Next(1000) + "&x=%41%2F+y",
-            1 => path + "/sub;param=1/%7Euser",
-            2 => path + "?a=GET%20/c" + connection + "/inner%20HTTP/1.1",
-            _ => path,
-        };
+            case 0:
+                path += "?q=" + _random.Next(1000) + "&x=%41%2F+y";
+                break;
+            case 1:
+                path += "/sub;param=1/%7Euser";
+                break;
+            case 2:
+                path += "?a=GET%20/c" + connection + "/inner%20HTTP/1.1";
+                break;
+            case 4:
+                var (wire, expected) = DotSegmentVectors[_random.Next(DotSegmentVectors.Length)];
+                return (path + wire, path + expected);
+        }
+
+        return (path, path);
+    }
+
+    private static bool ProbeDotSegments()
+    {
+        var probe = "/a/../b"u8;
+        var output = new byte[ProxTunnel.Rewriting.TargetBuilder.PathAndQueryLength(probe) + 8];
+        var written = ProxTunnel.Rewriting.TargetBuilder.WritePathAndQuery(output, probe);
+        return output.AsSpan(0, written).SequenceEqual("/b"u8);
     }
 
     /// <summary>The target the client sends and the one the app must see.</summary>
-    private (string Wire, string Expected) Target(string path)
+    private (string Wire, string Expected) Target((string Wire, string Expected) path)
     {
         switch (_mode)
         {
             case FuzzMode.PlainTunnel:
-                return (path, Prefix + "http://example.com" + path);
+                return (path.Wire, Prefix + "http://example.com" + path.Expected);
             case FuzzMode.TlsTunnel:
-                return (path, Prefix + "https://example.com" + path);
+                return (path.Wire, Prefix + "https://example.com" + path.Expected);
             default:
                 return _random.Next(6) switch
                 {
-                    0 => ("http://EXAMPLE.com" + path, Prefix + "http://example.com" + path),
-                    1 => ("http://example.com:80" + path, Prefix + "http://example.com" + path),
-                    2 => ("HTTP://example.com" + path, Prefix + "http://example.com" + path),
-                    3 => ("https://example.com:443" + path, Prefix + "https://example.com" + path),
-                    _ => ("http://example.com" + path, Prefix + "http://example.com" + path),
+                    0 => ("http://EXAMPLE.com" + path.Wire, Prefix + "http://example.com" + path.Expected),
+                    1 => ("http://example.com:80" + path.Wire, Prefix + "http://example.com" + path.Expected),
+                    2 => ("HTTP://example.com" + path.Wire, Prefix + "http://example.com" + path.Expected),
+                    3 => ("https://example.com:443" + path.Wire, Prefix + "https://example.com" + path.Expected),
+                    _ => ("http://example.com" + path.Wire, Prefix + "http://example.com" + path.Expected),
                 };
         }
     }
@@ -545,9 +600,9 @@ internal sealed class RequestStreamGenerator
         {
             (head, status, name) = _random.Next(3) switch
             {
-                0 => ($"GET ftp://example.com{path} HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "absolute-ftp"),
-                1 => ($"GET http://example.com:99999{path} HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "absolute-bad-port"),
-                _ => ($"GET http://{path} HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "absolute-empty-host"),
+                0 => ($"GET ftp://example.com{path.Wire} HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "absolute-ftp"),
+                1 => ($"GET http://example.com:99999{path.Wire} HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "absolute-bad-port"),
+                _ => ($"GET http://{path.Wire} HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "absolute-empty-host"),
             };
         }
 
