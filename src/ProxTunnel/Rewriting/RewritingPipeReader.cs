@@ -504,6 +504,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
             _source.AdvanceTo(_buffer.Start, _buffer.End);
             _hasBuffer = false;
+
+            // Waiting for the rest of a head: hold no pooled copy of its start meanwhile (the next read copies again).
+            ReleaseScratch();
             if (!_awaitingHeadBytes)
             {
                 ArmHeadTimeout();
@@ -532,6 +535,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             decision = await ResolveAsync(headMemory, cancellationToken);
         }
 
+        // The head has been copied out (or refused): an idle connection holds no pooled head buffer (issue 13.1).
+        ReleaseScratch();
         switch (decision.Action)
         {
             case HeadAction.HandOut:
@@ -809,6 +814,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             _scratch = ArrayPool<byte>.Shared.Rent(length);
         }
     }
+
+    /// <summary>True while the reader holds a pooled buffer: between requests it never does.</summary>
+    internal bool HoldsPooledBuffers => _scratch is not null || _headOut is not null;
 
     /// <summary>Returns pooled buffers once the head scratch is no longer needed, so idle connections hold none.</summary>
     private void ReleaseScratch()
