@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace ProxTunnel.Rewriting;
 
 /// <summary>How the target of the head handed to Kestrel is made.</summary>
@@ -42,7 +44,7 @@ internal readonly ref struct HeadPlan
         Https = https;
         Port = port;
         Tunnel = tunnel;
-        HostSource = HeadWriter.ChooseHostSource(head, parsed, shape, host);
+        HostSource = HeadWriter.ChooseHostSource(head, parsed, shape, host, https, port);
     }
 
     public TargetShape Shape { get; }
@@ -71,7 +73,7 @@ internal readonly ref struct HeadPlan
 /// </summary>
 internal static class HeadWriter
 {
-    public static HostSource ChooseHostSource(ReadOnlySpan<byte> head, RequestHead parsed, TargetShape shape, ReadOnlySpan<byte> urlHost)
+    public static HostSource ChooseHostSource(ReadOnlySpan<byte> head, RequestHead parsed, TargetShape shape, ReadOnlySpan<byte> urlHost, bool https, int port)
     {
         if (shape == TargetShape.Verbatim)
         {
@@ -80,7 +82,10 @@ internal static class HeadWriter
 
         if (!urlHost.IsEmpty)
         {
-            return HostSource.Url;
+            // The client's Host stays when it already names the URL's authority (host names are case-insensitive).
+            return parsed.HostLine >= 0 && NamesAuthority(RequestHead.Value(head, parsed.Lines[parsed.HostLine]), urlHost, https, port)
+                ? HostSource.Client
+                : HostSource.Url;
         }
 
         // Inside a tunnel: a proxy host's paths always name that host; otherwise the client's Host stays unless
@@ -91,6 +96,20 @@ internal static class HeadWriter
         }
 
         return KestrelHostRule.Accepts(RequestHead.Value(head, parsed.Lines[parsed.HostLine])) ? HostSource.Client : HostSource.Tunnel;
+    }
+
+    /// <summary>True when <paramref name="value"/> is, ignoring case, the authority the URL builder writes for the host and port.</summary>
+    private static bool NamesAuthority(ReadOnlySpan<byte> value, ReadOnlySpan<byte> host, bool https, int port)
+    {
+        const int MaxCompared = 256;
+        if (value.Length > MaxCompared || TargetBuilder.AuthorityLength(https, host, port) > MaxCompared)
+        {
+            return false;
+        }
+
+        Span<byte> authority = stackalloc byte[MaxCompared];
+        var length = TargetBuilder.WriteAuthority(authority, https, host, port);
+        return Ascii.EqualsIgnoreCase(value, authority[..length]);
     }
 
     /// <summary>An upper bound of what <see cref="Write"/> writes.</summary>

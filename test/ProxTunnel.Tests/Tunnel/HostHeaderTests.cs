@@ -9,6 +9,7 @@ public sealed class HostHeaderTests
 {
     [TestCase("GET http://example.com:8080/x HTTP/1.1\r\nHost: other.example\r\n\r\n", "example.com:8080")]
     [TestCase("GET http://Example.COM/x HTTP/1.1\r\nHost: example.com:80\r\n\r\n", "example.com")]
+    [TestCase("GET http://Example.com/x HTTP/1.1\r\nHost: EXAMPLE.com\r\n\r\n", "EXAMPLE.com")]
     [TestCase("GET https://example.com:443/x HTTP/1.1\r\nHost: evil.example\r\n\r\n", "example.com")]
     [TestCase("GET http://example.com/x HTTP/1.1\r\nX-Before: 1\r\n\r\n", "example.com")]
     [TestCase("GET http://example.com/x HTTP/1.0\r\n\r\n", "example.com")]
