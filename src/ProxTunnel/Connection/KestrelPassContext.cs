@@ -14,6 +14,19 @@ namespace ProxTunnel.Connection;
 /// the heartbeat is forwarded, and <see cref="Abort(ConnectionAbortedException)"/> reaches the real connection, only
 /// while the pass is live (<see cref="End"/> cuts both), and whatever Kestrel sets on <see cref="Features"/> stays here.
 /// Everything else (id, endpoints, items, the closed token, transport-level features) is the real connection's.
+/// <para>
+/// What Kestrel's HTTP layer (ASP.NET Core 10: <c>HttpConnectionMiddleware</c>, <c>HttpConnection</c>,
+/// <c>HttpProtocol</c>) uses of the context, and where it lands here: it reads <c>IMemoryPoolFeature</c>, the
+/// internal <c>HttpProtocolsFeature</c>, <c>IConnectionMetricsContextFeature</c> (required), the endpoints and
+/// <see cref="Transport"/> (all the connection's, through the feature defaults); it selects the protocol from
+/// <c>ITlsConnectionFeature</c>/<c>ITlsApplicationProtocolFeature</c> and fixes the scheme from
+/// <c>ITlsConnectionFeature</c> (set on the connection before the pass, so visible here); it registers a heartbeat
+/// callback on <see cref="IConnectionHeartbeatFeature"/> for good (gated here), registers on
+/// <c>IConnectionLifetimeNotificationFeature.ConnectionClosedRequested</c> and <see cref="ConnectionClosed"/> for the
+/// pass only; its output producer aborts through <see cref="Abort(ConnectionAbortedException)"/> (gated here); and
+/// request features it does not know fall back to these connection features, so the app sees
+/// <c>IProxyTunnelFeature</c> and the TLS features. <c>KestrelPassContextTests</c> pins the heartbeat and scheme facts.
+/// </para>
 /// </summary>
 internal sealed class KestrelPassContext : ConnectionContext, IConnectionHeartbeatFeature, IConnectionLifetimeFeature, IConnectionTransportFeature
 {
@@ -39,7 +52,7 @@ internal sealed class KestrelPassContext : ConnectionContext, IConnectionHeartbe
     public override string ConnectionId
     {
         get => _parent.ConnectionId;
-        set => throw new NotSupportedException("A pass keeps its connection's id.");
+        set => _parent.ConnectionId = value;
     }
 
     public override IFeatureCollection Features => _features;
@@ -55,19 +68,19 @@ internal sealed class KestrelPassContext : ConnectionContext, IConnectionHeartbe
     public override CancellationToken ConnectionClosed
     {
         get => _parent.ConnectionClosed;
-        set => throw new NotSupportedException("A pass shares its connection's closed token.");
+        set => _parent.ConnectionClosed = value;
     }
 
     public override EndPoint? LocalEndPoint
     {
         get => _parent.LocalEndPoint;
-        set => throw new NotSupportedException("A pass shares its connection's endpoints.");
+        set => _parent.LocalEndPoint = value;
     }
 
     public override EndPoint? RemoteEndPoint
     {
         get => _parent.RemoteEndPoint;
-        set => throw new NotSupportedException("A pass shares its connection's endpoints.");
+        set => _parent.RemoteEndPoint = value;
     }
 
     /// <summary>Ends the pass: later heartbeats and aborts from it are dropped.</summary>
