@@ -220,7 +220,8 @@ internal sealed class ResponseSniffingWriter : PipeWriter
     {
         ReadOnlySpan<byte> head = _held.AsSpan(0, _heldHeadEnd - 2);
         var bodyLength = _heldLength - _heldHeadEnd;
-        var output = _inner.GetSpan(_heldLength + 64);
+        // Each Connection line may grow by a few bytes (a line is at least 16): half the head more is ample.
+        var output = _inner.GetSpan(_heldLength + (_heldHeadEnd / 2) + 64);
         var written = 0;
         foreach (var range in head.Split("\r\n"u8))
         {
