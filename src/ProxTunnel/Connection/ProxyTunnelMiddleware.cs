@@ -187,6 +187,8 @@ internal sealed class ProxyTunnelMiddleware
             {
                 break;
             }
+
+            ProxyTunnelLog.Http10ResponseGivenLength(_logger, context.ConnectionId);
         }
 
         await LingerIfRefusedAsync(rewriter.Refused, tunnelLayer);
