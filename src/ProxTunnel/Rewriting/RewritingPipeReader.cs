@@ -123,6 +123,15 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             }
 
             Accept(sourceResult);
+            if (_bodyError != RejectReason.None)
+            {
+                // A refused body fails from ReadAsync only, where Kestrel's body reader expects read errors.
+                _source.AdvanceTo(_buffer.Start);
+                _hasBuffer = false;
+                result = default;
+                return false;
+            }
+
             if (TrailersReady())
             {
                 result = HandOutTrailers();
