@@ -14,11 +14,18 @@ internal static class RequestHeadParser
     /// Scans <paramref name="data"/> (which starts at the head) for the empty line ending it. Resumable:
     /// <paramref name="lineStart"/> (the start of the first line not yet complete) and <paramref name="requestLineEnd"/>
     /// carry the progress of earlier calls on a prefix of the same bytes.
-    /// Returns the head length, 0 when more bytes are needed, or -1 with <paramref name="reason"/> set.
+    /// Returns the head length, 0 when more bytes are needed, or -1 with <paramref name="reason"/> set. When given,
+    /// <paramref name="lineEnds"/> records where each header line ends, so <see cref="Parse"/> need not look again.
     /// </summary>
-    public static int FindHeadEnd(ReadOnlySpan<byte> data, ref int lineStart, ref int requestLineEnd, int maxRequestLine, int maxHeaders, out RejectReason reason)
+    public static int FindHeadEnd(ReadOnlySpan<byte> data, ref int lineStart, ref int requestLineEnd, int maxRequestLine, int maxHeaders,
+        out RejectReason reason, RequestHead? lineEnds = null)
     {
         reason = RejectReason.None;
+        if (lineStart == 0)
+        {
+            lineEnds?.ClearLineEnds();
+        }
+
         while (true)
         {
             var lf = data[lineStart..].IndexOf(HttpChars.LF);
@@ -70,6 +77,8 @@ internal static class RequestHeadParser
             {
                 return lf + 1;
             }
+
+            lineEnds?.RecordLineEnd(lf);
         }
     }
 
@@ -92,7 +101,9 @@ internal static class RequestHeadParser
         var chunkedSeen = false;
         while (pos < end)
         {
-            var lineEnd = head[pos..].IndexOf(HttpChars.LF) + pos;
+            // FindHeadEnd found every line's end already; look again only when it was not asked to record them.
+            var recorded = result.RecordedLineEnd(result.LineCount, pos);
+            var lineEnd = recorded >= 0 && recorded < end && head[recorded] == HttpChars.LF ? recorded : head[pos..].IndexOf(HttpChars.LF) + pos;
             var line = head[pos..(lineEnd - 1)];
             if (result.LineCount == RequestHead.MaxHeaderCount)
             {
@@ -324,6 +335,13 @@ internal static class RequestHeadParser
     /// </summary>
     public static int LeadingEmptyLines(in ReadOnlySequence<byte> buffer)
     {
+        var first = buffer.FirstSpan;
+        if (first.Length > 0 && first[0] != HttpChars.CR)
+        {
+            // Nearly every head: no empty line to skip.
+            return 0;
+        }
+
         var reader = new SequenceReader<byte>(buffer);
         var skipped = 0;
         while (skipped < 64 && reader.IsNext("\r\n"u8, advancePast: true))

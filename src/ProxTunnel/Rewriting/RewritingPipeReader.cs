@@ -486,7 +486,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
             var span = Linearize(data);
             headLength = RequestHeadParser.FindHeadEnd(span, ref _scanned, ref _requestLineEnd,
-                _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out var reason);
+                _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out var reason, _head);
             if (headLength < 0)
             {
                 await RejectAsync(reason);

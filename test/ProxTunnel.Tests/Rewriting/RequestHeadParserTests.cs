@@ -35,6 +35,22 @@ public sealed class RequestHeadParserTests
         });
     }
 
+    [TestCaseSource(nameof(Accepted))]
+    public void Parse_WithLineEndsRecordedByFindHeadEnd_SeesTheSameLines(string text, string method, string target, bool http10, long contentLength, bool chunked, int hostLine)
+    {
+        var full = text[..^2] + "X-Split: over two reads\r\n\r\n";
+        var bytes = Encoding.ASCII.GetBytes(full);
+        var head = new RequestHead();
+        var lineStart = 0;
+        var requestLineEnd = 0;
+        var first = RequestHeadParser.FindHeadEnd(bytes.AsSpan(0, bytes.Length / 2), ref lineStart, ref requestLineEnd, MaxLine, MaxHeaders, out _, head);
+        var length = RequestHeadParser.FindHeadEnd(bytes, ref lineStart, ref requestLineEnd, MaxLine, MaxHeaders, out _, head);
+        Assert.That((first, length), Is.EqualTo((0, bytes.Length)));
+        var (_, expected, _) = Parse(full);
+        Assert.That(RequestHeadParser.Parse(bytes.AsSpan(0, length), requestLineEnd, head), Is.EqualTo(RejectReason.None));
+        Assert.That(head.Lines.ToArray(), Is.EqualTo(expected.Lines.ToArray()));
+    }
+
     [TestCase("Proxy-Authorization: Basic eDp5", true)]
     [TestCase("PROXY-CONNECTION: keep-alive", true)]
     [TestCase("X-Proxy-Authorization: x", false)]
