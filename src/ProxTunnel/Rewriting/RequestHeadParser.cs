@@ -96,6 +96,11 @@ internal static class RequestHeadParser
 
         var pos = requestLineEnd;
         var end = head.Length - 2;
+
+        // One vectorized look at the whole header block: with no control byte but the CR LF line ends (FindHeadEnd saw
+        // to every LF having its CR), no value needs a scan of its own; a block that fails is checked line by line.
+        var block = head[pos..end];
+        var valuesClean = !block.ContainsAny(HttpChars.InvalidFieldValueButLineEnds) && block.Count(HttpChars.CR) == block.Count(HttpChars.LF);
         var contentLengthSeen = false;
         var finalCodingChunked = false;
         var chunkedSeen = false;
@@ -110,7 +115,7 @@ internal static class RequestHeadParser
                 return RejectReason.TooManyHeaders;
             }
 
-            reason = ParseHeaderLine(line, pos, out var header);
+            reason = ParseHeaderLine(line, pos, valuesClean, out var header);
             if (reason != RejectReason.None)
             {
                 return reason;
@@ -252,7 +257,7 @@ internal static class RequestHeadParser
         return RejectReason.None;
     }
 
-    private static RejectReason ParseHeaderLine(ReadOnlySpan<byte> line, int offset, out HeaderLine header)
+    private static RejectReason ParseHeaderLine(ReadOnlySpan<byte> line, int offset, bool valueClean, out HeaderLine header)
     {
         header = default;
         if (line.IsEmpty)
@@ -265,18 +270,11 @@ internal static class RequestHeadParser
             return RejectReason.ObsoleteLineFolding;
         }
 
-        var colon = line.IndexOf((byte)':');
-        if (colon <= 0)
+        // Fast path: the first byte that is not a token byte is the colon, so the name is a token.
+        var colon = line.IndexOfAnyExcept(HttpChars.Token);
+        if (colon <= 0 || line[colon] != (byte)':')
         {
-            return line.Contains(HttpChars.CR) ? RejectReason.BareCarriageReturn : RejectReason.InvalidHeaderLine;
-        }
-
-        var name = line[..colon];
-        if (!HttpChars.IsToken(name))
-        {
-            return HttpChars.IsOws(name[^1]) ? RejectReason.WhitespaceBeforeColon
-                : name.Contains(HttpChars.CR) ? RejectReason.BareCarriageReturn
-                : RejectReason.InvalidHeaderLine;
+            return NameError(line);
         }
 
         var valueStart = colon + 1;
@@ -291,11 +289,14 @@ internal static class RequestHeadParser
             valueEnd--;
         }
 
-        var value = line[valueStart..valueEnd];
-        var bad = value.IndexOfAny(HttpChars.InvalidFieldValue);
-        if (bad >= 0)
+        if (!valueClean)
         {
-            return value[bad] == HttpChars.CR ? RejectReason.BareCarriageReturn : RejectReason.InvalidHeaderLine;
+            var value = line[valueStart..valueEnd];
+            var bad = value.IndexOfAny(HttpChars.InvalidFieldValue);
+            if (bad >= 0)
+            {
+                return value[bad] == HttpChars.CR ? RejectReason.BareCarriageReturn : RejectReason.InvalidHeaderLine;
+            }
         }
 
         header.Start = offset;
@@ -303,6 +304,21 @@ internal static class RequestHeadParser
         header.ValueStart = offset + valueStart;
         header.ValueLength = valueEnd - valueStart;
         return RejectReason.None;
+    }
+
+    /// <summary>Why a header line without a token name before its colon is refused.</summary>
+    private static RejectReason NameError(ReadOnlySpan<byte> line)
+    {
+        var colon = line.IndexOf((byte)':');
+        if (colon <= 0)
+        {
+            return line.Contains(HttpChars.CR) ? RejectReason.BareCarriageReturn : RejectReason.InvalidHeaderLine;
+        }
+
+        var name = line[..colon];
+        return HttpChars.IsOws(name[^1]) ? RejectReason.WhitespaceBeforeColon
+            : name.Contains(HttpChars.CR) ? RejectReason.BareCarriageReturn
+            : RejectReason.InvalidHeaderLine;
     }
 
     /// <summary>Accepts only codings lists whose last element is <c>chunked</c> and that name <c>chunked</c> once.</summary>
