@@ -17,7 +17,7 @@ internal static partial class ProxyTunnelLog
     [LoggerMessage(4, LogLevel.Debug, "Connection {ConnectionId}: TLS handshake timed out.")]
     public static partial void HandshakeTimedOut(ILogger logger, string connectionId);
 
-    [LoggerMessage(5, LogLevel.Information, "Connection {ConnectionId}: request body refused mid-stream ({Reason}); the connection ends.")]
+    [LoggerMessage(5, LogLevel.Information, "Connection {ConnectionId}: request body refused mid-stream ({Reason}); answered 400, the connection ends.")]
     public static partial void BodyRejected(ILogger logger, string connectionId, RejectReason reason);
 
     [LoggerMessage(6, LogLevel.Warning, "Connection {ConnectionId}: prefix resolver failed.")]
@@ -34,4 +34,7 @@ internal static partial class ProxyTunnelLog
 
     [LoggerMessage(10, LogLevel.Debug, "Connection {ConnectionId}: served {Path} on the proxy host.")]
     public static partial void ServedProxyPage(ILogger logger, string connectionId, string path);
+
+    [LoggerMessage(11, LogLevel.Debug, "Connection {ConnectionId}: HTTP/1.0 keep-alive response sent with a length; the tunnel stays open.")]
+    public static partial void Http10ResponseGivenLength(ILogger logger, string connectionId);
 }

@@ -10,14 +10,14 @@ internal static class Http2Tunnel
 {
     private static readonly TimeSpan GoAwayWriteTimeout = TimeSpan.FromSeconds(5);
 
-    /// <summary>Returns true when the connection ended with the rewriter's GOAWAY (the caller then drains and closes).</summary>
-    public static async Task<bool> RunAsync(ConnectionContext context, ConnectionDelegate next, Http2Settings http2, RewriteSettings settings,
-        PipeReader input, PipeWriter output, TunnelTarget target)
+    /// <summary>Returns true when the connection ended with the rewriter's GOAWAY (the caller then drains and closes).
+    /// <c>runKestrelPass</c> runs Kestrel's connection handler once over the transport it is given.</summary>
+    public static async Task<bool> RunAsync(ConnectionContext context, Func<IDuplexPipe, Task> runKestrelPass, Http2Settings http2,
+        RewriteSettings settings, PipeReader input, PipeWriter output, TunnelTarget target)
     {
         Http2Log.Negotiated(settings.Logger, context.ConnectionId);
         using var reader = new Http2RewritingReader(http2, settings, context.ConnectionId, input, target);
-        context.Transport = new DuplexPipe(reader, output);
-        await next(context);
+        await runKestrelPass(new DuplexPipe(reader, output));
         if (reader.GoAwayError is not { } error)
         {
             return false;

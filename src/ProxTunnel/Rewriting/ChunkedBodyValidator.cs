@@ -6,6 +6,8 @@ namespace ProxTunnel.Rewriting;
 /// Walks a chunked body byte by byte (chunk data in bulk) so the reader knows exactly where it ends. Every byte is
 /// looked at once; a byte it refuses never reaches Kestrel. Stricter than Kestrel's own chunk parser: no whitespace
 /// after the size, no bare CR or LF anywhere, sizes up to 2^31-1 in at most 8 digits, trailers validated like header lines.
+/// It also finds the trailer lines the proxy must remove (<c>Proxy-Authorization</c>, <c>Proxy-Connection</c>, SPEC
+/// §3.5), as positions in the body, so the reader can hand Kestrel the trailer section without them.
 /// </summary>
 internal struct ChunkedBodyValidator
 {
@@ -19,6 +21,13 @@ internal struct ChunkedBodyValidator
     private int _lineLength;
     private int _trailerBytes;
     private int _maxTrailerBytes;
+    private long _position;
+    private long _lineStart;
+    private int _nameLength;
+    private bool _maybeAuthorization;
+    private bool _maybeConnection;
+    private bool _removeLine;
+    private List<(long Start, long End)>? _removed;
 
     private enum State : byte
     {
@@ -39,9 +48,22 @@ internal struct ChunkedBodyValidator
 
     public readonly bool IsDone => _state == State.Done;
 
+    /// <summary>Body position where the trailer section starts (just after the last chunk's line), or -1 before it.</summary>
+    public long TrailerStart { get; private set; }
+
+    /// <summary>Body position just past the last byte accepted.</summary>
+    public readonly long Position => _position;
+
+    /// <summary>Trailer lines to remove, as body positions [start, end) in order; null when there are none.</summary>
+    public readonly IReadOnlyList<(long Start, long End)>? RemovedTrailers => _removed?.Count > 0 ? _removed : null;
+
     public void Reset(int maxTrailerBytes)
     {
+        var removed = _removed;
+        removed?.Clear();
         this = default;
+        _removed = removed;
+        TrailerStart = -1;
         _maxTrailerBytes = maxTrailerBytes;
     }
 
@@ -55,6 +77,7 @@ internal struct ChunkedBodyValidator
             var span = memory.Span;
             var used = Accept(span, out reason);
             accepted += used;
+            _position += used;
             if (reason != RejectReason.None || _state == State.Done)
             {
                 break;
@@ -84,7 +107,7 @@ internal struct ChunkedBodyValidator
             }
 
             var b = span[i];
-            reason = Step(b);
+            reason = Step(b, _position + i);
             if (reason != RejectReason.None)
             {
                 return i;
@@ -100,7 +123,7 @@ internal struct ChunkedBodyValidator
         return i;
     }
 
-    private RejectReason Step(byte b)
+    private RejectReason Step(byte b, long at)
     {
         switch (_state)
         {
@@ -163,7 +186,14 @@ internal struct ChunkedBodyValidator
                 }
 
                 _lineLength = 0;
-                _state = _chunkSize == 0 ? State.TrailerLineStart : State.Data;
+                if (_chunkSize == 0)
+                {
+                    _state = State.TrailerLineStart;
+                    TrailerStart = _lineStart = at + 1;
+                    return RejectReason.None;
+                }
+
+                _state = State.Data;
                 return RejectReason.None;
             case State.DataCR:
                 if (b != HttpChars.CR)
@@ -184,11 +214,11 @@ internal struct ChunkedBodyValidator
                 _lineLength = 0;
                 return RejectReason.None;
             default:
-                return StepTrailer(b);
+                return StepTrailer(b, at);
         }
     }
 
-    private RejectReason StepTrailer(byte b)
+    private RejectReason StepTrailer(byte b, long at)
     {
         if (++_trailerBytes > _maxTrailerBytes)
         {
@@ -210,15 +240,26 @@ internal struct ChunkedBodyValidator
                 }
 
                 _state = State.TrailerName;
+                _nameLength = 0;
+                _maybeAuthorization = _maybeConnection = true;
+                MatchName(b);
                 return RejectReason.None;
             case State.TrailerName:
                 if (b == (byte)':')
                 {
                     _state = State.TrailerValue;
+                    _removeLine = (_maybeAuthorization && _nameLength == ProxyAuthorization.Length)
+                        || (_maybeConnection && _nameLength == ProxyConnection.Length);
                     return RejectReason.None;
                 }
 
-                return HttpChars.Token.Contains(b) ? RejectReason.None : RejectReason.InvalidTrailer;
+                if (!HttpChars.Token.Contains(b))
+                {
+                    return RejectReason.InvalidTrailer;
+                }
+
+                MatchName(b);
+                return RejectReason.None;
             case State.TrailerValue:
                 if (b == HttpChars.CR)
                 {
@@ -234,6 +275,13 @@ internal struct ChunkedBodyValidator
                 }
 
                 _state = State.TrailerLineStart;
+                if (_removeLine)
+                {
+                    (_removed ??= []).Add((_lineStart, at + 1));
+                    _removeLine = false;
+                }
+
+                _lineStart = at + 1;
                 return RejectReason.None;
             case State.TrailerEndLF:
                 if (b != HttpChars.LF)
@@ -246,6 +294,19 @@ internal struct ChunkedBodyValidator
             default:
                 return RejectReason.InvalidTrailer;
         }
+    }
+
+    private static ReadOnlySpan<byte> ProxyAuthorization => "proxy-authorization"u8;
+
+    private static ReadOnlySpan<byte> ProxyConnection => "proxy-connection"u8;
+
+    /// <summary>Follows the trailer name against the two names the proxy removes, one byte at a time (names may span reads).</summary>
+    private void MatchName(byte b)
+    {
+        var lower = (byte)(b | 0x20);
+        var i = _nameLength++;
+        _maybeAuthorization &= i < ProxyAuthorization.Length && ProxyAuthorization[i] == lower;
+        _maybeConnection &= i < ProxyConnection.Length && ProxyConnection[i] == lower;
     }
 
     private static int HexValue(byte b) => b switch

@@ -18,6 +18,10 @@ internal static class HttpChars
     public static readonly SearchValues<byte> InvalidFieldValue = SearchValues.Create(
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127]);
 
+    /// <summary><see cref="InvalidFieldValue"/> but CR and LF: what a header block may not hold besides its line ends.</summary>
+    public static readonly SearchValues<byte> InvalidFieldValueButLineEnds = SearchValues.Create(
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127]);
+
     /// <summary>Bytes that may never appear in a request target: controls, space, '#', DEL and non-ASCII (clients
     /// percent-encode; Kestrel refuses raw bytes above 0x7F too).</summary>
     public static readonly SearchValues<byte> InvalidTarget = SearchValues.Create(

@@ -11,6 +11,8 @@ internal sealed class RequestHead
     public const int MaxHeaderCount = 100;
 
     private HeaderLine[] _lines = new HeaderLine[16];
+    private int[] _lineEnds = new int[16];
+    private int _lineEndCount;
 
     public int MethodLength;
     public int TargetStart;
@@ -25,6 +27,9 @@ internal sealed class RequestHead
     public bool HasTransferEncoding;
     public bool IsChunked;
     public bool ConnectionUpgrade;
+
+    /// <summary><c>Connection: keep-alive</c> was sent (what an HTTP/1.0 client asks for persistence with).</summary>
+    public bool ConnectionKeepAlive;
     public int HostLine;
 
     public ReadOnlySpan<HeaderLine> Lines => _lines.AsSpan(0, LineCount);
@@ -34,10 +39,32 @@ internal sealed class RequestHead
     public void Reset()
     {
         MethodLength = TargetStart = TargetLength = RequestLineEnd = LineCount = 0;
-        IsHttp10 = IsConnect = HasTransferEncoding = IsChunked = ConnectionUpgrade = false;
+        IsHttp10 = IsConnect = HasTransferEncoding = IsChunked = ConnectionUpgrade = ConnectionKeepAlive = false;
         ContentLength = -1;
         HostLine = -1;
     }
+
+    /// <summary>Forgets the line ends recorded for the previous head.</summary>
+    public void ClearLineEnds() => _lineEndCount = 0;
+
+    /// <summary>Records where the next header line ends (the offset of its LF).</summary>
+    public void RecordLineEnd(int lf)
+    {
+        if (_lineEndCount == MaxHeaderCount + 1)
+        {
+            return;
+        }
+
+        if (_lineEndCount == _lineEnds.Length)
+        {
+            Array.Resize(ref _lineEnds, _lineEnds.Length * 2);
+        }
+
+        _lineEnds[_lineEndCount++] = lf;
+    }
+
+    /// <summary>The recorded LF offset of header line <paramref name="index"/> when it starts at <paramref name="start"/>, else -1.</summary>
+    public int RecordedLineEnd(int index, int start) => index < _lineEndCount && _lineEnds[index] >= start ? _lineEnds[index] : -1;
 
     public ref HeaderLine AddLine()
     {

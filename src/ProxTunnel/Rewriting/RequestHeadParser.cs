@@ -14,11 +14,18 @@ internal static class RequestHeadParser
     /// Scans <paramref name="data"/> (which starts at the head) for the empty line ending it. Resumable:
     /// <paramref name="lineStart"/> (the start of the first line not yet complete) and <paramref name="requestLineEnd"/>
     /// carry the progress of earlier calls on a prefix of the same bytes.
-    /// Returns the head length, 0 when more bytes are needed, or -1 with <paramref name="reason"/> set.
+    /// Returns the head length, 0 when more bytes are needed, or -1 with <paramref name="reason"/> set. When given,
+    /// <paramref name="lineEnds"/> records where each header line ends, so <see cref="Parse"/> need not look again.
     /// </summary>
-    public static int FindHeadEnd(ReadOnlySpan<byte> data, ref int lineStart, ref int requestLineEnd, int maxRequestLine, int maxHeaders, out RejectReason reason)
+    public static int FindHeadEnd(ReadOnlySpan<byte> data, ref int lineStart, ref int requestLineEnd, int maxRequestLine, int maxHeaders,
+        out RejectReason reason, RequestHead? lineEnds = null)
     {
         reason = RejectReason.None;
+        if (lineStart == 0)
+        {
+            lineEnds?.ClearLineEnds();
+        }
+
         while (true)
         {
             var lf = data[lineStart..].IndexOf(HttpChars.LF);
@@ -70,6 +77,8 @@ internal static class RequestHeadParser
             {
                 return lf + 1;
             }
+
+            lineEnds?.RecordLineEnd(lf);
         }
     }
 
@@ -87,19 +96,26 @@ internal static class RequestHeadParser
 
         var pos = requestLineEnd;
         var end = head.Length - 2;
+
+        // One vectorized look at the whole header block: with no control byte but the CR LF line ends (FindHeadEnd saw
+        // to every LF having its CR), no value needs a scan of its own; a block that fails is checked line by line.
+        var block = head[pos..end];
+        var valuesClean = !block.ContainsAny(HttpChars.InvalidFieldValueButLineEnds) && block.Count(HttpChars.CR) == block.Count(HttpChars.LF);
         var contentLengthSeen = false;
         var finalCodingChunked = false;
         var chunkedSeen = false;
         while (pos < end)
         {
-            var lineEnd = head[pos..].IndexOf(HttpChars.LF) + pos;
+            // FindHeadEnd found every line's end already; look again only when it was not asked to record them.
+            var recorded = result.RecordedLineEnd(result.LineCount, pos);
+            var lineEnd = recorded >= 0 && recorded < end && head[recorded] == HttpChars.LF ? recorded : head[pos..].IndexOf(HttpChars.LF) + pos;
             var line = head[pos..(lineEnd - 1)];
             if (result.LineCount == RequestHead.MaxHeaderCount)
             {
                 return RejectReason.TooManyHeaders;
             }
 
-            reason = ParseHeaderLine(line, pos, out var header);
+            reason = ParseHeaderLine(line, pos, valuesClean, out var header);
             if (reason != RejectReason.None)
             {
                 return reason;
@@ -123,6 +139,11 @@ internal static class RequestHeadParser
                     if (ListContains(value, "upgrade"u8))
                     {
                         result.ConnectionUpgrade = true;
+                    }
+
+                    if (result.IsHttp10 && ListContains(value, "keep-alive"u8))
+                    {
+                        result.ConnectionKeepAlive = true;
                     }
 
                     break;
@@ -242,7 +263,7 @@ internal static class RequestHeadParser
         return RejectReason.None;
     }
 
-    private static RejectReason ParseHeaderLine(ReadOnlySpan<byte> line, int offset, out HeaderLine header)
+    private static RejectReason ParseHeaderLine(ReadOnlySpan<byte> line, int offset, bool valueClean, out HeaderLine header)
     {
         header = default;
         if (line.IsEmpty)
@@ -255,18 +276,11 @@ internal static class RequestHeadParser
             return RejectReason.ObsoleteLineFolding;
         }
 
-        var colon = line.IndexOf((byte)':');
-        if (colon <= 0)
+        // Fast path: the first byte that is not a token byte is the colon, so the name is a token.
+        var colon = line.IndexOfAnyExcept(HttpChars.Token);
+        if (colon <= 0 || line[colon] != (byte)':')
         {
-            return line.Contains(HttpChars.CR) ? RejectReason.BareCarriageReturn : RejectReason.InvalidHeaderLine;
-        }
-
-        var name = line[..colon];
-        if (!HttpChars.IsToken(name))
-        {
-            return HttpChars.IsOws(name[^1]) ? RejectReason.WhitespaceBeforeColon
-                : name.Contains(HttpChars.CR) ? RejectReason.BareCarriageReturn
-                : RejectReason.InvalidHeaderLine;
+            return NameError(line);
         }
 
         var valueStart = colon + 1;
@@ -281,11 +295,14 @@ internal static class RequestHeadParser
             valueEnd--;
         }
 
-        var value = line[valueStart..valueEnd];
-        var bad = value.IndexOfAny(HttpChars.InvalidFieldValue);
-        if (bad >= 0)
+        if (!valueClean)
         {
-            return value[bad] == HttpChars.CR ? RejectReason.BareCarriageReturn : RejectReason.InvalidHeaderLine;
+            var value = line[valueStart..valueEnd];
+            var bad = value.IndexOfAny(HttpChars.InvalidFieldValue);
+            if (bad >= 0)
+            {
+                return value[bad] == HttpChars.CR ? RejectReason.BareCarriageReturn : RejectReason.InvalidHeaderLine;
+            }
         }
 
         header.Start = offset;
@@ -293,6 +310,21 @@ internal static class RequestHeadParser
         header.ValueStart = offset + valueStart;
         header.ValueLength = valueEnd - valueStart;
         return RejectReason.None;
+    }
+
+    /// <summary>Why a header line without a token name before its colon is refused.</summary>
+    private static RejectReason NameError(ReadOnlySpan<byte> line)
+    {
+        var colon = line.IndexOf((byte)':');
+        if (colon <= 0)
+        {
+            return line.Contains(HttpChars.CR) ? RejectReason.BareCarriageReturn : RejectReason.InvalidHeaderLine;
+        }
+
+        var name = line[..colon];
+        return HttpChars.IsOws(name[^1]) ? RejectReason.WhitespaceBeforeColon
+            : name.Contains(HttpChars.CR) ? RejectReason.BareCarriageReturn
+            : RejectReason.InvalidHeaderLine;
     }
 
     /// <summary>Accepts only codings lists whose last element is <c>chunked</c> and that name <c>chunked</c> once.</summary>
@@ -325,6 +357,13 @@ internal static class RequestHeadParser
     /// </summary>
     public static int LeadingEmptyLines(in ReadOnlySequence<byte> buffer)
     {
+        var first = buffer.FirstSpan;
+        if (first.Length > 0 && first[0] != HttpChars.CR)
+        {
+            // Nearly every head: no empty line to skip.
+            return 0;
+        }
+
         var reader = new SequenceReader<byte>(buffer);
         var skipped = 0;
         while (skipped < 64 && reader.IsNext("\r\n"u8, advancePast: true))

@@ -1,20 +1,39 @@
+using System.Buffers;
+using System.Buffers.Text;
 using System.IO.Pipelines;
+using System.Text;
 
 namespace ProxTunnel.Rewriting;
 
 /// <summary>
 /// The output Kestrel writes to. It passes everything through, except that <see cref="Complete"/> leaves the real
-/// transport open (the middleware may hand the connection to Kestrel again after a later CONNECT), and, while armed,
-/// it reads the status line of the next response so the rewriter knows whether an upgrade was accepted with 101.
+/// transport open (the middleware may hand the connection to Kestrel again), and two things the rewriter arms it for:
+/// <list type="bullet">
+/// <item>it reads the status line of the next response so the rewriter knows whether an upgrade was accepted with 101;</item>
+/// <item>for an HTTP/1.0 keep-alive request inside a tunnel it holds the response: Kestrel cannot frame a streamed
+/// response to HTTP/1.0 and ends the connection (<c>Connection: close</c>, no length). When the whole response fits in
+/// <see cref="MaxHeldResponse"/>, <see cref="FinishPassAsync"/> sends it with <c>Content-Length</c> and
+/// <c>Connection: keep-alive</c> and the tunnel lives on (as wsgiprox does); a larger one goes out as it was, and the
+/// connection ends as HTTP/1.0 requires.</item>
+/// </list>
 /// </summary>
 internal sealed class ResponseSniffingWriter : PipeWriter
 {
+    /// <summary>The largest response body held back to give an HTTP/1.0 keep-alive client a length.</summary>
+    public const int MaxHeldResponse = 64 * 1024;
+
     private const int StatusLineProbe = 12; // "HTTP/1.1 101"
+    private const int MaxHeldHead = 16 * 1024;
     private readonly byte[] _probe = new byte[StatusLineProbe];
     private PipeWriter _inner;
     private Memory<byte> _lastMemory;
     private int _probed;
     private bool _armed;
+
+    // Holding an HTTP/1.0 response: everything Kestrel wrote so far, and where its head ends once known.
+    private byte[]? _held;
+    private int _heldLength;
+    private int _heldHeadEnd;
 
     public ResponseSniffingWriter(PipeWriter inner)
     {
@@ -29,6 +48,7 @@ internal sealed class ResponseSniffingWriter : PipeWriter
         _inner = inner;
         _armed = false;
         SawSwitchingProtocols = false;
+        ReleaseHeld();
     }
 
     public void Arm()
@@ -38,8 +58,76 @@ internal sealed class ResponseSniffingWriter : PipeWriter
         SawSwitchingProtocols = false;
     }
 
+    /// <summary>Holds the next response (to an HTTP/1.0 keep-alive request) until its length is known or too large.</summary>
+    public void HoldHttp10Response()
+    {
+        _held = ArrayPool<byte>.Shared.Rent(4096);
+        _heldLength = 0;
+        _heldHeadEnd = 0;
+    }
+
+    /// <summary>
+    /// Called when Kestrel's pass over the connection ended. Sends a held response; returns true when it went out with
+    /// a length, so the connection stays open for the client's next request.
+    /// </summary>
+    public async ValueTask<bool> FinishPassAsync(CancellationToken cancellationToken)
+    {
+        if (_held is null)
+        {
+            return false;
+        }
+
+        var keep = _heldHeadEnd > 0 && FramedByClose(_held.AsSpan(0, _heldHeadEnd));
+        try
+        {
+            if (keep)
+            {
+                WriteWithLength();
+            }
+            else
+            {
+                await _inner.WriteAsync(_held.AsMemory(0, _heldLength), cancellationToken);
+            }
+
+            await _inner.FlushAsync(cancellationToken);
+        }
+        finally
+        {
+            ReleaseHeld();
+        }
+
+        return keep;
+    }
+
     public override void Advance(int bytes)
     {
+        if (_held is not null)
+        {
+            _heldLength += bytes;
+            if (_heldHeadEnd == 0)
+            {
+                var end = _held.AsSpan(0, _heldLength).IndexOf("\r\n\r\n"u8);
+                if (end >= 0)
+                {
+                    _heldHeadEnd = end + 4;
+                    if (!FramedByClose(_held.AsSpan(0, _heldHeadEnd)))
+                    {
+                        StopHolding();
+                    }
+                }
+                else if (_heldLength > MaxHeldHead)
+                {
+                    StopHolding();
+                }
+            }
+            else if (_heldLength - _heldHeadEnd > MaxHeldResponse)
+            {
+                StopHolding();
+            }
+
+            return;
+        }
+
         if (_armed && bytes > 0)
         {
             var take = Math.Min(bytes, StatusLineProbe - _probed);
@@ -58,6 +146,20 @@ internal sealed class ResponseSniffingWriter : PipeWriter
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
+        if (_held is not null)
+        {
+            var needed = _heldLength + Math.Max(sizeHint, 512);
+            if (needed > _held.Length)
+            {
+                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _held.Length * 2));
+                _held.AsSpan(0, _heldLength).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_held);
+                _held = larger;
+            }
+
+            return _held.AsMemory(_heldLength);
+        }
+
         var memory = _inner.GetMemory(sizeHint);
         _lastMemory = memory;
         return memory;
@@ -73,9 +175,99 @@ internal sealed class ResponseSniffingWriter : PipeWriter
 
     public override ValueTask CompleteAsync(Exception? exception = null) => ValueTask.CompletedTask;
 
-    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => _inner.FlushAsync(cancellationToken);
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        => _held is not null ? ValueTask.FromResult(default(FlushResult)) : _inner.FlushAsync(cancellationToken);
 
     public override bool CanGetUnflushedBytes => _inner.CanGetUnflushedBytes;
 
-    public override long UnflushedBytes => _inner.UnflushedBytes;
+    public override long UnflushedBytes => _inner.UnflushedBytes + (_held is null ? 0 : _heldLength);
+
+    /// <summary>
+    /// True for the head Kestrel writes when it can only frame the body by closing: <c>Connection: close</c>, neither
+    /// <c>Content-Length</c> nor <c>Transfer-Encoding</c>, and a status that has a body.
+    /// </summary>
+    private static bool FramedByClose(ReadOnlySpan<byte> head)
+    {
+        if (head.Length < 16 || !head.StartsWith("HTTP/1."u8) || head[9] is (byte)'1' || head[9..12].SequenceEqual("204"u8) || head[9..12].SequenceEqual("304"u8))
+        {
+            return false;
+        }
+
+        var close = false;
+        foreach (var range in head.Split("\r\n"u8))
+        {
+            var line = head[range];
+            var colon = line.IndexOf((byte)':');
+            if (colon <= 0)
+            {
+                continue;
+            }
+
+            var name = line[..colon];
+            if (Ascii.EqualsIgnoreCase(name, "content-length"u8) || Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8))
+            {
+                return false;
+            }
+
+            close |= Ascii.EqualsIgnoreCase(name, "connection"u8) && RequestHeadParser.ListContains(line[(colon + 1)..], "close"u8);
+        }
+
+        return close;
+    }
+
+    /// <summary>Writes the held response with its Connection line replaced by keep-alive and a Content-Length.</summary>
+    private void WriteWithLength()
+    {
+        ReadOnlySpan<byte> head = _held.AsSpan(0, _heldHeadEnd - 2);
+        var bodyLength = _heldLength - _heldHeadEnd;
+        // Each Connection line may grow by a few bytes (a line is at least 16): half the head more is ample.
+        var output = _inner.GetSpan(_heldLength + (_heldHeadEnd / 2) + 64);
+        var written = 0;
+        foreach (var range in head.Split("\r\n"u8))
+        {
+            var line = head[range];
+            if (line.IsEmpty)
+            {
+                continue;
+            }
+
+            if (line.Length > 11 && Ascii.EqualsIgnoreCase(line[..11], "connection:"u8))
+            {
+                line = "Connection: keep-alive"u8;
+            }
+
+            line.CopyTo(output[written..]);
+            written += line.Length;
+            "\r\n"u8.CopyTo(output[written..]);
+            written += 2;
+        }
+
+        "Content-Length: "u8.CopyTo(output[written..]);
+        written += 16;
+        Utf8Formatter.TryFormat(bodyLength, output[written..], out var digits);
+        written += digits;
+        "\r\n\r\n"u8.CopyTo(output[written..]);
+        written += 4;
+        _held.AsSpan(_heldHeadEnd, bodyLength).CopyTo(output[written..]);
+        _inner.Advance(written + bodyLength);
+    }
+
+    /// <summary>The response is not one to hold (or grew too large): send what was held and pass the rest through.</summary>
+    private void StopHolding()
+    {
+        var held = _held!;
+        var length = _heldLength;
+        _held = null;
+        _inner.Write(held.AsSpan(0, length));
+        ArrayPool<byte>.Shared.Return(held);
+    }
+
+    private void ReleaseHeld()
+    {
+        if (_held is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_held);
+            _held = null;
+        }
+    }
 }

@@ -1,8 +1,11 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using ProxTunnel.Connect;
 using ProxTunnel.Diagnostics;
 using ProxTunnel.ProxyHost;
 using ProxTunnel.Resolvers;
@@ -20,16 +23,19 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 {
     private readonly RewriteSettings _settings;
     private readonly string _connectionId;
-    private readonly RequestHead _head = new();
+    private RequestHead _head = new();
     private PipeReader _source = null!;
     private PipeWriter _responses = null!;
     private ResponseSniffingWriter _sniffer = null!;
     private TunnelTarget? _tunnel;
     private int _tunnelHostKind;
     private ProxyRequestContext? _context;
+    private HeadRoute _resolvedRoute;
     private CancellationTokenSource? _headTimeout;
 
     private Mode _mode;
+    private ReadResult _prepared;
+    private bool _hasPrepared;
     private ReadOnlySequence<byte> _buffer;
     private bool _hasBuffer;
     private bool _sourceCompleted;
@@ -46,11 +52,16 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private int _headOutConsumed;
     private long _sourceHeadLength;
     private Mode _afterHead;
+    private bool _holdResponse;
 
     private long _bodyRemaining;
     private ChunkedBodyValidator _chunked;
     private long _validated;
+    private long _chunkedConsumed;
     private RejectReason _bodyError;
+
+    // Kestrel examined every good byte before a refused one and still wants more: the next read fails the body.
+    private bool _bodyStalled;
     private long _handed;
 
     public RewritingPipeReader(RewriteSettings settings, string connectionId)
@@ -70,8 +81,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         Ended,
     }
 
-    /// <summary>True when the connection stopped because a CONNECT arrived after other requests; its head is still unread.</summary>
-    public bool StoppedAtConnect { get; private set; }
+    /// <summary>The CONNECT this reader stopped at (its head consumed), for the Connect stage; null otherwise.</summary>
+    public ConnectRequest? PendingConnect { get; private set; }
 
     /// <summary>True when the proxy refused a request on this connection and answered it itself.</summary>
     public bool Refused { get; private set; }
@@ -87,7 +98,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         _mode = Mode.Head;
         _hasBuffer = false;
         _sourceCompleted = false;
-        StoppedAtConnect = false;
+        PendingConnect = null;
+        _hasPrepared = false;
         Refused = false;
     }
 
@@ -111,6 +123,21 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             }
 
             Accept(sourceResult);
+            if (_bodyError != RejectReason.None)
+            {
+                // A refused body fails from ReadAsync only, where Kestrel's body reader expects read errors.
+                _source.AdvanceTo(_buffer.Start);
+                _hasBuffer = false;
+                result = default;
+                return false;
+            }
+
+            if (TrailersReady())
+            {
+                result = HandOutTrailers();
+                return true;
+            }
+
             result = HandOutBody();
             if (result.Buffer.IsEmpty && !result.IsCompleted)
             {
@@ -132,8 +159,31 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         return false;
     }
 
+    /// <summary>
+    /// Reads and handles the first head before Kestrel runs, so a connection that opens with CONNECT never reaches
+    /// Kestrel and the CONNECT is parsed by the same code as every other head. Afterwards <see cref="PendingConnect"/>
+    /// is set for a CONNECT, <see cref="Refused"/> for a refusal, and a head for Kestrel waits for its first read.
+    /// </summary>
+    public async ValueTask PrepareAsync(CancellationToken cancellationToken)
+    {
+        if (await ReadHeadAsync(cancellationToken) is { } first)
+        {
+            _prepared = first;
+            _hasPrepared = true;
+        }
+    }
+
+    /// <summary>True when the input ended (client closed, refusal, CONNECT): Kestrel would get nothing from it.</summary>
+    public bool IsEnded => _mode == Mode.Ended;
+
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
+        if (_hasPrepared)
+        {
+            _hasPrepared = false;
+            return ValueTask.FromResult(_prepared);
+        }
+
         if (_mode == Mode.Passthrough)
         {
             return _source.ReadAsync(cancellationToken);
@@ -182,6 +232,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                         Accept(sourceResult);
                     }
 
+                    if (TrailersReady())
+                    {
+                        return HandOutTrailers();
+                    }
+
                     var body = HandOutBody();
                     if (body.Buffer.IsEmpty && !body.IsCompleted)
                     {
@@ -224,18 +279,82 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     /// <summary>The body bytes Kestrel may have now: never past the end of the body or past a refused byte.</summary>
     private ReadResult HandOutBody()
     {
-        var available = _mode == Mode.ContentLengthBody ? Math.Min(_buffer.Length, _bodyRemaining) : _validated;
+        var available = _mode == Mode.ContentLengthBody ? Math.Min(_buffer.Length, _bodyRemaining) : Math.Min(_validated, ChunkedLimit());
         _handed = available;
+        if (_bodyError != RejectReason.None && (available == 0 || _bodyStalled))
+        {
+            FailBody();
+        }
 
-        // A refused chunk, or a client that stops mid-body, ends Kestrel's input after the last good byte: Kestrel
-        // then answers 400 (or aborts a response already under way) and the connection closes.
-        var ended = _bodyError != RejectReason.None || (_sourceCompleted && available == _buffer.Length);
+        // A client that stops mid-body ends Kestrel's input after the last good byte: Kestrel then aborts the request.
+        // A refused byte takes precedence: the read after the good bytes fails the body.
+        var ended = _bodyError == RejectReason.None && _sourceCompleted
+            && (_mode == Mode.ChunkedBody ? !_chunked.IsDone : available == _buffer.Length);
         if (ended)
         {
             _mode = Mode.Ended;
         }
 
         return new ReadResult(_buffer.Slice(0, available), false, ended);
+    }
+
+    /// <summary>
+    /// Kestrel has every good byte of a chunked body whose next byte the validator refused. Ending Kestrel's input here
+    /// would make it abort the connection (a reset, SPEC §3.7 forbids); a <see cref="BadHttpRequestException"/> from the
+    /// read instead reaches the request body's reader, and Kestrel answers it as its own bad body: <c>400</c> (when
+    /// no response has started) with <c>Connection: close</c>. The rest of the input is dropped, and the middleware
+    /// lingers after Kestrel closes, so the client reads the 400 before the connection ends.
+    /// </summary>
+    [DoesNotReturn]
+    private void FailBody()
+    {
+        var reason = _bodyError;
+        _source.AdvanceTo(_buffer.End);
+        _hasBuffer = false;
+        _mode = Mode.Ended;
+        Refused = true;
+        throw new BadHttpRequestException("Bad chunked request body: " + reason, reason.ToStatusCode());
+    }
+
+    /// <summary>
+    /// How far into the chunked body Kestrel may read now: the trailer section is held back until it is complete,
+    /// and then, when it has lines to remove, handed out rewritten by <see cref="HandOutTrailers"/>.
+    /// </summary>
+    private long ChunkedLimit()
+    {
+        var trailerStart = _chunked.TrailerStart;
+        return trailerStart < 0 || (_chunked.IsDone && _chunked.RemovedTrailers is null) ? long.MaxValue : trailerStart - _chunkedConsumed;
+    }
+
+    private bool TrailersReady() => _mode == Mode.ChunkedBody && _chunked.IsDone && _chunked.RemovedTrailers is not null
+        && _chunkedConsumed == _chunked.TrailerStart && _bodyError == RejectReason.None;
+
+    /// <summary>Hands Kestrel the trailer section without the removed lines, through the same path as a rewritten head.</summary>
+    private ReadResult HandOutTrailers()
+    {
+        var start = _chunked.TrailerStart;
+        var length = (int)(_chunked.Position - start);
+        var output = ArrayPool<byte>.Shared.Rent(length);
+        var source = _buffer.Slice(0, length);
+        var written = 0;
+        long from = 0;
+        foreach (var (lineStart, lineEnd) in _chunked.RemovedTrailers!)
+        {
+            source.Slice(from, lineStart - start - from).CopyTo(output.AsSpan(written));
+            written += (int)(lineStart - start - from);
+            from = lineEnd - start;
+        }
+
+        source.Slice(from).CopyTo(output.AsSpan(written));
+        written += (int)(length - from);
+
+        _headOut = output;
+        _headOutLength = written;
+        _headOutConsumed = 0;
+        _sourceHeadLength = length;
+        _afterHead = Mode.Head;
+        _mode = Mode.HeadHandedOut;
+        return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
     }
 
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
@@ -265,11 +384,16 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                 else
                 {
                     _validated -= consumedBytes;
+                    _chunkedConsumed += consumedBytes;
                 }
 
+                _bodyStalled = _bodyError != RejectReason.None && examinedBytes == _handed;
+
                 // Kestrel saw all it was given and wants more, but the rest of the buffer is not yet body it may have
-                // (an unfinished chunk line): wait for new bytes rather than spin on the same ones.
-                if (examinedBytes == _handed && _handed < _buffer.Length && BodyPending() && _bodyError == RejectReason.None)
+                // (an unfinished chunk line): wait for new bytes rather than spin on the same ones. A complete trailer
+                // section held back is handed out on the next read instead.
+                if (examinedBytes == _handed && _handed < _buffer.Length && BodyPending() && _bodyError == RejectReason.None
+                    && !(_mode == Mode.ChunkedBody && _chunked.IsDone))
                 {
                     examined = _buffer.End;
                 }
@@ -305,6 +429,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         if (_mode == Mode.UpgradePending)
         {
             _sniffer.Arm();
+        }
+        else if (_holdResponse)
+        {
+            _holdResponse = false;
+            _sniffer.HoldHttp10Response();
         }
     }
 
@@ -357,7 +486,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
             var span = Linearize(data);
             headLength = RequestHeadParser.FindHeadEnd(span, ref _scanned, ref _requestLineEnd,
-                _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out var reason);
+                _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out var reason, _head);
             if (headLength < 0)
             {
                 await RejectAsync(reason);
@@ -384,6 +513,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
             _source.AdvanceTo(_buffer.Start, _buffer.End);
             _hasBuffer = false;
+
+            // Waiting for the rest of a head: hold no pooled copy of its start meanwhile (the next read copies again).
+            ReleaseScratch();
             if (!_awaitingHeadBytes)
             {
                 ArmHeadTimeout();
@@ -412,6 +544,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             decision = await ResolveAsync(headMemory, cancellationToken);
         }
 
+        // The head has been copied out (or refused): an idle connection holds no pooled head buffer (issue 13.1).
+        ReleaseScratch();
         switch (decision.Action)
         {
             case HeadAction.HandOut:
@@ -475,77 +609,59 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private HeadDecision HandleHead(ReadOnlyMemory<byte> headMemory)
     {
         var head = headMemory.Span;
-        var target = _head.Target(head);
-        if (_head.IsConnect)
+        var route = RequestRouter.Route(head, _head, _tunnel, _tunnelHostKind, _settings);
+        switch (route.Kind)
         {
-            if (_tunnel is not null)
-            {
-                return HeadDecision.Refuse(RejectReason.ConnectInsideTunnel);
-            }
+            case RouteKind.Connect:
+                return TakeConnect(head);
+            case RouteKind.Refuse:
+                return HeadDecision.Refuse(route.Reason);
+            case RouteKind.Verbatim:
+                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Verbatim, default, default, default, false, 0, _tunnel)));
+            case RouteKind.ProxyPage:
+                return ServePage(head, route.Page!, head[route.PathAndQuery]);
+            case RouteKind.ProxyHostPath:
+                // Other proxy-host paths reach the app unprefixed, with the Host header naming that host, so the app
+                // can route them with RequireHost.
+                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.ProxyHostPath, default, head[route.Host],
+                    head[route.PathAndQuery], route.Https, route.Port, _tunnel)));
+            case RouteKind.Prefixed:
+                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Prefixed, _settings.FixedPrefix, head[route.Host],
+                    head[route.PathAndQuery], route.Https, route.Port, _tunnel)));
+            default:
+                return Resolve(headMemory, route);
+        }
+    }
 
-            // The middleware answers CONNECT itself once Kestrel is done with this connection.
-            StoppedAtConnect = true;
-            _mode = Mode.Ended;
-            _source.AdvanceTo(_buffer.Start);
-            _hasBuffer = false;
-            return HeadDecision.Handed(new ReadResult(default, false, true));
+    /// <summary>
+    /// The Connect stage answers CONNECT once Kestrel (if it ran) is done with this connection: hand it the parsed head,
+    /// with its own <see cref="RequestHead"/> (this reader needs a fresh one for the tunnel), and end this input.
+    /// </summary>
+    private HeadDecision TakeConnect(ReadOnlySpan<byte> head)
+    {
+        var reason = ConnectRequest.TryCreate(head, _head, out var connect);
+        if (reason != RejectReason.None)
+        {
+            return HeadDecision.Refuse(reason);
         }
 
-        bool https;
-        ReadOnlySpan<byte> host;
-        int port;
-        ReadOnlySpan<byte> pathAndQuery;
-        if (target[0] == (byte)'/' && _tunnel is not null)
-        {
-            https = _tunnel.Https;
-            host = default;
-            port = _tunnel.Port;
-            pathAndQuery = target;
-        }
-        else if (target[0] == (byte)'/' || (target.Length == 1 && target[0] == (byte)'*' && _tunnel is null))
-        {
-            // Origin-form outside a tunnel: an ordinary request to this server.
-            return HeadDecision.Handed(HandOutHead(head, TargetShape.Verbatim, target, ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default));
-        }
-        else
-        {
-            var reason = TargetBuilder.ParseAbsolute(target, out https, out var hostRange, out port, out var pathRange);
-            if (reason != RejectReason.None)
-            {
-                return HeadDecision.Refuse(reason);
-            }
-
-            host = target[hostRange];
-            pathAndQuery = target[pathRange];
-        }
-
-        var kind = host.IsEmpty ? _tunnelHostKind : _settings.ClassifyHost(host);
-        if (kind != 0)
-        {
-            if (kind == 1 && _settings.Pages?.Find(pathAndQuery) is { } page)
-            {
-                return ServePage(head, page, pathAndQuery);
-            }
-
-            // Other proxy-host paths reach the app unprefixed, with the Host header naming that host (RFC 9112 §3.2.2
-            // for absolute-form), so the app can route them with RequireHost.
-            return HeadDecision.Handed(HandOutHead(head, TargetShape.ProxyHostPath, ReadOnlySpan<byte>.Empty, host, pathAndQuery, new OriginParts(https, port)));
-        }
-
-        if (_settings.FixedPrefix is { } prefix)
-        {
-            return HeadDecision.Handed(HandOutHead(head, TargetShape.Prefixed, prefix, host, pathAndQuery, new OriginParts(https, port)));
-        }
-
-        return Resolve(headMemory, https, host, port, pathAndQuery);
+        PendingConnect = connect;
+        _head = new RequestHead();
+        _mode = Mode.Ended;
+        _source.AdvanceTo(_buffer.GetPosition(_sourceHeadLength));
+        _hasBuffer = false;
+        return HeadDecision.Handed(new ReadResult(default, false, true));
     }
 
     /// <summary>Hands the request to the resolver; <see cref="ReadHeadAsync"/> awaits it in <see cref="ResolveAsync"/>.</summary>
-    private HeadDecision Resolve(ReadOnlyMemory<byte> headMemory, bool https, ReadOnlySpan<byte> host, int port, ReadOnlySpan<byte> pathAndQuery)
+    private HeadDecision Resolve(ReadOnlyMemory<byte> headMemory, HeadRoute route)
     {
         _context ??= new ProxyRequestContext();
+        _resolvedRoute = route;
+        var host = headMemory.Span[route.Host];
         var hostString = host.IsEmpty ? _tunnel!.Host : TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host));
-        _context.Set(headMemory, _head, https ? "https" : "http", hostString, port, PathString(pathAndQuery), _tunnel is not null, _tunnel?.ConnectHeaders);
+        _context.Set(headMemory, _head, route.Https ? "https" : "http", hostString, route.Port, PathString(headMemory.Span[route.PathAndQuery]),
+            _tunnel is not null, _tunnel?.ConnectHeaders);
         return new HeadDecision(HeadAction.Resolve, default);
     }
 
@@ -577,7 +693,10 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             return HeadDecision.Refuse(RejectReason.ResolverFailed);
         }
 
-        return HeadDecision.Handed(HandOutHead(headMemory.Span, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), ReadOnlySpan<byte>.Empty, ReadOnlySpan<byte>.Empty, default));
+        var head = headMemory.Span;
+        var route = _resolvedRoute;
+        return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), head[route.Host],
+            default, route.Https, route.Port, _tunnel)));
     }
 
     private static string PathString(ReadOnlySpan<byte> pathAndQuery)
@@ -586,98 +705,12 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         return path.Length == 0 || path[0] != '/' ? "/" + path : path;
     }
 
-    private readonly record struct OriginParts(bool Https, int Port);
-
-    /// <summary>How the target of the head handed to Kestrel is made.</summary>
-    private enum TargetShape
+    /// <summary>Hands Kestrel the head <see cref="HeadWriter"/> writes for <paramref name="plan"/> and sets up the body that follows.</summary>
+    private ReadResult HandOutHead(ReadOnlySpan<byte> head, in HeadPlan plan)
     {
-        /// <summary>The client's own target, untouched (origin-form outside a tunnel).</summary>
-        Verbatim,
-
-        /// <summary>Prefix, origin (of the URL's host or of the tunnel), path and query: a proxied request.</summary>
-        Prefixed,
-
-        /// <summary>Path and query alone, with the Host header set to the URL's authority: a proxy host's page.</summary>
-        ProxyHostPath,
-
-        /// <summary>A complete target a resolver chose.</summary>
-        Resolved,
-    }
-
-    /// <summary>
-    /// Builds the head Kestrel gets per <paramref name="shape"/>; <c>Proxy-Authorization</c> and <c>Proxy-Connection</c>
-    /// are dropped and every other byte is copied verbatim (the Host header too, except for a proxy host's path).
-    /// </summary>
-    private ReadResult HandOutHead(ReadOnlySpan<byte> head, TargetShape shape, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> host,
-        ReadOnlySpan<byte> pathAndQuery, OriginParts origin)
-    {
-        var withOrigin = shape == TargetShape.Prefixed;
-        var replaceHost = shape == TargetShape.ProxyHostPath && !host.IsEmpty;
-        var originLength = !withOrigin ? 0 : host.IsEmpty ? _tunnel!.Origin.Length : TargetBuilder.OriginLength(origin.Https, host, origin.Port);
-        var pathLength = shape is TargetShape.Prefixed or TargetShape.ProxyHostPath ? TargetBuilder.PathAndQueryLength(pathAndQuery) : 0;
-        var hostLineLength = replaceHost ? "Host: \r\n"u8.Length + TargetBuilder.AuthorityLength(origin.Https, host, origin.Port) : 0;
-        var size = head.Length + prefix.Length + originLength + pathLength + hostLineLength;
-        var output = ArrayPool<byte>.Shared.Rent(size);
-        var span = output.AsSpan();
-
-        var written = _head.MethodLength + 1;
-        head[..written].CopyTo(span);
-        prefix.CopyTo(span[written..]);
-        written += prefix.Length;
-        if (withOrigin)
-        {
-            if (host.IsEmpty)
-            {
-                _tunnel!.Origin.CopyTo(span[written..]);
-                written += _tunnel.Origin.Length;
-            }
-            else
-            {
-                written += TargetBuilder.WriteOrigin(span[written..], origin.Https, host, origin.Port);
-            }
-        }
-
-        if (pathLength > 0)
-        {
-            written += TargetBuilder.WritePathAndQuery(span[written..], pathAndQuery);
-        }
-
-        // " HTTP/1.x\r\n"
-        var versionStart = _head.TargetStart + _head.TargetLength;
-        head[versionStart.._head.RequestLineEnd].CopyTo(span[written..]);
-        written += _head.RequestLineEnd - versionStart;
-
-        var copyFrom = _head.RequestLineEnd;
-        var lines = _head.Lines;
-        for (var i = 0; i < lines.Length; i++)
-        {
-            ref readonly var line = ref lines[i];
-            var replace = replaceHost && i == _head.HostLine;
-            if (line.Remove || replace)
-            {
-                head[copyFrom..line.Start].CopyTo(span[written..]);
-                written += line.Start - copyFrom;
-                copyFrom = line.End;
-            }
-
-            if (replace)
-            {
-                written += WriteHostLine(span[written..], host, origin);
-            }
-        }
-
-        if (replaceHost && _head.HostLine < 0)
-        {
-            head[copyFrom..^2].CopyTo(span[written..]);
-            written += head.Length - 2 - copyFrom;
-            copyFrom = head.Length - 2;
-            written += WriteHostLine(span[written..], host, origin);
-        }
-
-        head[copyFrom..].CopyTo(span[written..]);
-        written += head.Length - copyFrom;
-
-        if (shape is TargetShape.Prefixed or TargetShape.Resolved)
+        var output = ArrayPool<byte>.Shared.Rent(HeadWriter.MaxLength(head, plan));
+        var written = HeadWriter.Write(output, head, _head, plan);
+        if (plan.Shape is TargetShape.Prefixed or TargetShape.Resolved)
         {
             _settings.Metrics.RequestsRewritten.Add(1);
         }
@@ -694,7 +727,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             _afterHead = Mode.ChunkedBody;
             _chunked.Reset(_settings.MaxRequestHeadersTotalSize);
             _validated = 0;
+            _chunkedConsumed = 0;
             _bodyError = RejectReason.None;
+            _bodyStalled = false;
         }
         else
         {
@@ -702,16 +737,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             _bodyRemaining = Math.Max(0, _head.ContentLength);
         }
 
+        // Kestrel answers HTTP/1.0 keep-alive with a length when it has one, else by closing: inside a tunnel the
+        // writer gives small streamed responses a length instead (SPEC §3.7, issue 10.5).
+        _holdResponse = _tunnel is not null && _head.ConnectionKeepAlive && !_head.ConnectionUpgrade && !_head.Method(head).SequenceEqual("HEAD"u8);
         _mode = Mode.HeadHandedOut;
         return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
-    }
-
-    private static int WriteHostLine(Span<byte> destination, ReadOnlySpan<byte> host, OriginParts origin)
-    {
-        "Host: "u8.CopyTo(destination);
-        var written = 6 + TargetBuilder.WriteAuthority(destination[6..], origin.Https, host, origin.Port);
-        "\r\n"u8.CopyTo(destination[written..]);
-        return written + 2;
     }
 
     private HeadDecision ServePage(ReadOnlySpan<byte> head, byte[] page, ReadOnlySpan<byte> pathAndQuery)
@@ -793,6 +823,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             _scratch = ArrayPool<byte>.Shared.Rent(length);
         }
     }
+
+    /// <summary>True while the reader holds a pooled buffer: between requests it never does.</summary>
+    internal bool HoldsPooledBuffers => _scratch is not null || _headOut is not null;
 
     /// <summary>Returns pooled buffers once the head scratch is no longer needed, so idle connections hold none.</summary>
     private void ReleaseScratch()

@@ -14,6 +14,7 @@ internal sealed class TunnelTarget
         var hostBytes = Encoding.ASCII.GetBytes(Host);
         Origin = new byte[TargetBuilder.OriginLength(https, hostBytes, port)];
         TargetBuilder.WriteOrigin(Origin, https, hostBytes, port);
+        Authority = Origin.AsMemory((https ? "https://" : "http://").Length);
     }
 
     public bool Https { get; }
@@ -25,6 +26,9 @@ internal sealed class TunnelTarget
 
     /// <summary><c>scheme://host[:port]</c>, ready to copy into a rewritten target.</summary>
     public byte[] Origin { get; }
+
+    /// <summary><c>host[:port]</c>: the Host header the app sees when the client's own cannot be used.</summary>
+    public ReadOnlyMemory<byte> Authority { get; }
 
     public IReadOnlyDictionary<string, string> ConnectHeaders { get; }
 }

@@ -98,12 +98,26 @@ public sealed partial class DifferentialFuzzTests
         rewriter.Start(source, responses.Writer, new ResponseSniffingWriter(responses.Writer), tunnel);
         var output = new ArrayBufferWriter<byte>();
         var completed = false;
+        var bodyFailed = false;
         for (var i = 0; i < 1_000_000 && !completed; i++)
         {
             var task = rewriter.ReadAsync();
             if (!task.IsCompleted)
             {
                 return "the rewriter waited for input the source had already delivered";
+            }
+
+            if (task.IsFaulted)
+            {
+                // A refused chunked body ends with BadHttpRequestException, which Kestrel answers with 400 and a close.
+                var error = task.AsTask().Exception!.InnerException;
+                if (error is not Microsoft.AspNetCore.Http.BadHttpRequestException { StatusCode: 400 })
+                {
+                    return $"the rewriter failed: {error}";
+                }
+
+                completed = bodyFailed = true;
+                break;
             }
 
             var result = task.Result;
@@ -135,6 +149,11 @@ public sealed partial class DifferentialFuzzTests
         switch (last.Kind)
         {
             case MessageKind.Valid:
+                if (bodyFailed)
+                {
+                    return "the rewriter refused the body of a valid stream";
+                }
+
                 if (!got.SequenceEqual(expected.ToArray()))
                 {
                     return $"output differs\n  expected: {Escape([.. expected], 400)}\n  got:      {Escape(got.ToArray(), 400)}";
@@ -168,6 +187,11 @@ public sealed partial class DifferentialFuzzTests
                     return $"the whole broken body reached Kestrel: {Escape(body.ToArray(), 300)}";
                 }
 
+                if (!bodyFailed && body.Length < last.FramedBody.Length)
+                {
+                    return "a broken chunked body did not end in BadHttpRequestException";
+                }
+
                 return answered.Length == 0 ? null : $"unexpected proxy answer {answered}";
         }
     }
@@ -196,6 +220,7 @@ public sealed partial class DifferentialFuzzTests
     [TestCase(FuzzMode.PlainTunnel)]
     [TestCase(FuzzMode.TlsTunnel)]
     [TestCase(FuzzMode.Absolute)]
+    [TestCase(FuzzMode.ConnectAfterRequests)]
     public async Task App_SeesExactlyWhatGeneratorMeant_WhenStreamsGoThroughKestrel(FuzzMode mode)
     {
         await using var app = await TestApp.StartAsync(t => t.Prefix = RequestStreamGenerator.Prefix);
@@ -205,9 +230,21 @@ public sealed partial class DifferentialFuzzTests
         for (var id = (int)mode * 1_000_000; total < EndToEndStreams; id++)
         {
             var seed = master.Next();
-            var generator = new RequestStreamGenerator(seed, mode, allowUpgrade: false);
+            var generator = new RequestStreamGenerator(seed, mode == FuzzMode.ConnectAfterRequests ? FuzzMode.PlainTunnel : mode, allowUpgrade: false);
             var count = generator.Random.Next(1, 16);
             var streams = new List<GeneratedStream>();
+            if (mode == FuzzMode.ConnectAfterRequests)
+            {
+                // Absolute-form requests first (all answered, the connection kept), then the CONNECT, then the tunnel.
+                var before = new RequestStreamGenerator(~seed, FuzzMode.Absolute, allowUpgrade: false);
+                for (var s = before.Random.Next(1, 4); s > 0; s--)
+                {
+                    streams.Add(before.Next(id, mayEnd: false));
+                }
+
+                streams.Add(RequestStreamGenerator.Connect("example.com:80"));
+            }
+
             for (var s = 0; s < count; s++)
             {
                 streams.Add(generator.Next(id, mayEnd: s == count - 1));
@@ -293,7 +330,7 @@ public sealed partial class DifferentialFuzzTests
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var token = timeout.Token;
         await using var client = await HardeningClient.OpenAsync(app.Port, token);
-        if (mode != FuzzMode.Absolute)
+        if (mode is FuzzMode.PlainTunnel or FuzzMode.TlsTunnel)
         {
             var established = await client.ConnectAsync(mode == FuzzMode.TlsTunnel ? "example.com:443" : "example.com:80", token);
             if (established?.Status != 200)
@@ -344,6 +381,18 @@ public sealed partial class DifferentialFuzzTests
         string? failure = null;
         foreach (var message in messages)
         {
+            if (message.Kind == MessageKind.Connect)
+            {
+                var established = await client.ReadResponseAsync(token, expectBody: false);
+                if (established?.Status != 200)
+                {
+                    failure = $"CONNECT after requests answered {established?.Status}";
+                    break;
+                }
+
+                continue;
+            }
+
             if (message.Kind != MessageKind.Valid)
             {
                 earlierAnswered.TrySetResult();
@@ -384,21 +433,19 @@ public sealed partial class DifferentialFuzzTests
                 continue;
             }
 
+            // SPEC §3.7: every refusal is a status line the client can read, then a close; a broken chunked body gets 400.
             var refusal = await client.ReadResponseAsync(token);
-            if (refusal is not null)
+            var expectedStatus = message.Kind == MessageKind.InvalidHead ? message.ExpectedStatus : 400;
+            if (refusal?.Status != expectedStatus)
             {
-                var ok = message.Kind == MessageKind.InvalidHead ? refusal.Status == message.ExpectedStatus : refusal.Status is >= 400 and < 500;
-                if (!ok)
-                {
-                    failure = $"{message.Kind} '{message.Description}' answered {refusal.Status} (expected {(message.Kind == MessageKind.InvalidHead ? message.ExpectedStatus : "4xx")}): {refusal.Text}";
-                    break;
-                }
+                failure = $"{message.Kind} '{message.Description}' answered {refusal?.Status.ToString() ?? "nothing (closed)"} (expected {expectedStatus}): {refusal?.Text}";
+                break;
+            }
 
-                var extra = await client.ReadUntilClosedAsync(token);
-                if (extra.Length > 0)
-                {
-                    failure = $"bytes after the refusal of '{message.Description}': {Escape(extra, 200)}";
-                }
+            var after = await client.ReadUntilClosedAsync(token);
+            if (after.Length > 0)
+            {
+                failure = $"bytes after the refusal of '{message.Description}': {Escape(after, 200)}";
             }
 
             break;

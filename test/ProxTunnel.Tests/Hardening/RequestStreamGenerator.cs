@@ -9,6 +9,9 @@ public enum FuzzMode
     Absolute,
     PlainTunnel,
     TlsTunnel,
+
+    /// <summary>Absolute-form streams, then a CONNECT on the same connection, then a plain tunnel's streams (SPEC §3.10).</summary>
+    ConnectAfterRequests,
 }
 
 /// <summary>What the generator meant one message to be.</summary>
@@ -22,6 +25,9 @@ internal enum MessageKind
 
     /// <summary>A valid head whose chunked body is broken: the app may see the head, never a completed body, never what follows.</summary>
     InvalidBody,
+
+    /// <summary>A CONNECT the proxy answers with 200 itself; what follows is inside the tunnel.</summary>
+    Connect,
 }
 
 /// <summary>One request the generator wrote, with what a correct proxy turns it into.</summary>
@@ -145,36 +151,85 @@ internal sealed class RequestStreamGenerator
         return stream;
     }
 
-    private string Path(int connection)
+    /// <summary>A stream of one CONNECT to <paramref name="authority"/> (answered by the proxy, never seen by the app).</summary>
+    public static GeneratedStream Connect(string authority)
+    {
+        var wire = Encoding.ASCII.GetBytes($"CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n");
+        var stream = new GeneratedStream { Wire = wire };
+        stream.Messages.Add(new GeneratedMessage { Kind = MessageKind.Connect, Method = "CONNECT", ExpectedTarget = "", Wire = wire, Description = "connect " + authority });
+        return stream;
+    }
+
+    /// <summary>
+    /// True when the URL builder resolves dot segments (SPEC §3.1, the "url" branch's TargetBuilder): only then are
+    /// dot-segment paths generated, with the WHATWG result as the expectation.
+    /// </summary>
+    private static readonly bool DotSegmentsResolved = ProbeDotSegments();
+
+    /// <summary>Dot-segment vectors after the connection marker, and what WHATWG resolution makes of them.</summary>
+    private static readonly (string Wire, string Expected)[] DotSegmentVectors =
+    [
+        ("/x/../y", "/y"),
+        ("/./y", "/y"),
+        ("/x/%2e%2e/y", "/y"),
+        ("/x/.%2E/y", "/y"),
+        ("/x/%2E./y", "/y"),
+        ("/x/%2e/y", "/x/y"),
+        ("/x/y/..", "/x/"),
+        ("/x/.", "/x/"),
+        ("/x/..?q=/../", "/?q=/../"),
+        ("/x/..%2f", "/x/..%2f"),
+    ];
+
+    /// <summary>The path and query the client sends and the one inside the URL the app must see.</summary>
+    private (string Wire, string Expected) Path(int connection)
     {
         var n = Interlocked.Increment(ref _requestCounter);
         var path = $"/c{connection}/r{n}";
-        return _random.Next(4) switch
+        switch (_random.Next(DotSegmentsResolved ? 5 : 4))
         {
-            0 => path + "?q=" + _random.Next(1000) + "&x=%41%2F+y",
-            1 => path + "/sub;param=1/%7Euser",
-            2 => path + "?a=GET%20/c" + connection + "/inner%20HTTP/1.1",
-            _ => path,
-        };
+            case 0:
+                path += "?q=" + _random.Next(1000) + "&x=%41%2F+y";
+                break;
+            case 1:
+                path += "/sub;param=1/%7Euser";
+                break;
+            case 2:
+                path += "?a=GET%20/c" + connection + "/inner%20HTTP/1.1";
+                break;
+            case 4:
+                var (wire, expected) = DotSegmentVectors[_random.Next(DotSegmentVectors.Length)];
+                return (path + wire, path + expected);
+        }
+
+        return (path, path);
+    }
+
+    private static bool ProbeDotSegments()
+    {
+        var probe = "/a/../b"u8;
+        var output = new byte[ProxTunnel.Rewriting.TargetBuilder.PathAndQueryLength(probe) + 8];
+        var written = ProxTunnel.Rewriting.TargetBuilder.WritePathAndQuery(output, probe);
+        return output.AsSpan(0, written).SequenceEqual("/b"u8);
     }
 
     /// <summary>The target the client sends and the one the app must see.</summary>
-    private (string Wire, string Expected) Target(string path)
+    private (string Wire, string Expected) Target((string Wire, string Expected) path)
     {
         switch (_mode)
         {
             case FuzzMode.PlainTunnel:
-                return (path, Prefix + "http://example.com" + path);
+                return (path.Wire, Prefix + "http://example.com" + path.Expected);
             case FuzzMode.TlsTunnel:
-                return (path, Prefix + "https://example.com" + path);
+                return (path.Wire, Prefix + "https://example.com" + path.Expected);
             default:
                 return _random.Next(6) switch
                 {
-                    0 => ("http://EXAMPLE.com" + path, Prefix + "http://example.com" + path),
-                    1 => ("http://example.com:80" + path, Prefix + "http://example.com" + path),
-                    2 => ("HTTP://example.com" + path, Prefix + "http://example.com" + path),
-                    3 => ("https://example.com:443" + path, Prefix + "https://example.com" + path),
-                    _ => ("http://example.com" + path, Prefix + "http://example.com" + path),
+                    0 => ("http://EXAMPLE.com" + path.Wire, Prefix + "http://example.com" + path.Expected),
+                    1 => ("http://example.com:80" + path.Wire, Prefix + "http://example.com" + path.Expected),
+                    2 => ("HTTP://example.com" + path.Wire, Prefix + "http://example.com" + path.Expected),
+                    3 => ("https://example.com:443" + path.Wire, Prefix + "https://example.com" + path.Expected),
+                    _ => ("http://example.com" + path.Wire, Prefix + "http://example.com" + path.Expected),
                 };
         }
     }
@@ -203,52 +258,59 @@ internal sealed class RequestStreamGenerator
         var close = terminal && !http10 && !upgrade;
         var description = new StringBuilder(method);
 
-        var headers = new List<(string Line, bool Removed)>();
-        if (!http10 || _random.Next(2) == 0)
+        // Each header: what the client sends and what Kestrel must get in its place (null: removed).
+        var headers = new List<(string Line, string? Rewritten)>();
+        var host = HostHeader(http10);
+        if (host is { } hostLine)
         {
-            headers.Add(("Host: example.com", false));
+            headers.Add(hostLine);
+            description.Append(hostLine.Line == "Host: example.com" ? "" : $" [{hostLine.Line}]");
+        }
+        else
+        {
+            description.Append(" no-host");
         }
 
         var extraCount = _random.Next(0, 4);
         for (var i = 0; i < extraCount; i++)
         {
-            headers.Add((ExtraHeaders[_random.Next(ExtraHeaders.Length)], false));
+            headers.Add(Kept(ExtraHeaders[_random.Next(ExtraHeaders.Length)]));
         }
 
         if (_random.Next(5) == 0)
         {
-            headers.Add(("X-Dup: one", false));
-            headers.Add(("X-Dup: two", false));
+            headers.Add(Kept("X-Dup: one"));
+            headers.Add(Kept("X-Dup: two"));
             description.Append(" dup");
         }
 
         if (_random.Next(4) == 0)
         {
-            headers.Add(("Proxy-Connection: keep-alive", true));
+            headers.Add(("Proxy-Connection: keep-alive", null));
             description.Append(" proxy-conn");
         }
 
         if (_random.Next(6) == 0)
         {
-            headers.Add(("Proxy-Authorization: Basic dXNlcjpwYXNz", true));
+            headers.Add(("Proxy-Authorization: Basic dXNlcjpwYXNz", null));
             description.Append(" proxy-auth");
         }
 
         if (_random.Next(40) == 0)
         {
-            headers.Add(("X-Long: " + new string('a', _random.Next(1000, 6000)), false));
+            headers.Add(Kept("X-Long: " + new string('a', _random.Next(1000, 6000))));
             description.Append(" long-header");
         }
 
         if (close)
         {
-            headers.Add(("Connection: close", false));
+            headers.Add(Kept("Connection: close"));
             description.Append(" close");
         }
         else if (upgrade)
         {
-            headers.Add(("Connection: Upgrade", false));
-            headers.Add(("Upgrade: h2c", false));
+            headers.Add(Kept("Connection: Upgrade"));
+            headers.Add(Kept("Upgrade: h2c"));
             description.Append(" upgrade");
         }
         else if (http10)
@@ -257,18 +319,19 @@ internal sealed class RequestStreamGenerator
         }
         else if (_random.Next(8) == 0)
         {
-            headers.Add(("Connection: keep-alive", false));
+            headers.Add(Kept("Connection: keep-alive"));
         }
 
         var body = upgrade ? [] : Body(connection);
         var framing = upgrade ? 0 : http10 ? 1 : body.Length > 0 ? _random.Next(1, 3) : _random.Next(3);
         byte[] framed;
+        var framedRewritten = (byte[]?)null;
         switch (framing)
         {
             case 1:
             {
                 var lengthText = _random.Next(8) == 0 ? "00" + body.Length : body.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                headers.Add(($"Content-Length: {lengthText}", false));
+                headers.Add(Kept($"Content-Length: {lengthText}"));
                 framed = body;
                 description.Append($" cl={lengthText}");
                 break;
@@ -282,8 +345,8 @@ internal sealed class RequestStreamGenerator
                     1 => "gzip, chunked",
                     _ => "chunked",
                 };
-                headers.Add(($"Transfer-Encoding: {te}", false));
-                framed = Chunked(body, out var chunkDescription);
+                headers.Add(Kept($"Transfer-Encoding: {te}"));
+                (framed, framedRewritten) = Chunked(body, out var chunkDescription);
                 description.Append($" te={te} {chunkDescription}");
                 break;
             }
@@ -295,7 +358,7 @@ internal sealed class RequestStreamGenerator
 
         if (!http10 && body.Length > 0 && _random.Next(6) == 0)
         {
-            headers.Add(("Expect: 100-continue", false));
+            headers.Add(Kept("Expect: 100-continue"));
             description.Append(" expect-100");
         }
 
@@ -303,13 +366,19 @@ internal sealed class RequestStreamGenerator
         var version = http10 ? "HTTP/1.0" : "HTTP/1.1";
         var wire = new StringBuilder().Append(method).Append(' ').Append(wireTarget).Append(' ').Append(version).Append("\r\n");
         var rewritten = new StringBuilder().Append(method).Append(' ').Append(expectedTarget).Append(' ').Append(version).Append("\r\n");
-        foreach (var (line, removed) in headers)
+        foreach (var (line, kept) in headers)
         {
             wire.Append(line).Append("\r\n");
-            if (!removed)
+            if (kept is not null)
             {
-                rewritten.Append(line).Append("\r\n");
+                rewritten.Append(kept).Append("\r\n");
             }
+        }
+
+        if (host is null)
+        {
+            // SPEC §3.1: a missing Host is added, naming the target's (or the tunnel's) authority.
+            rewritten.Append("Host: example.com\r\n");
         }
 
         wire.Append("\r\n");
@@ -322,7 +391,7 @@ internal sealed class RequestStreamGenerator
             ExpectedTarget = expectedTarget,
             Body = body,
             Wire = [.. Encoding.Latin1.GetBytes(wire.ToString()), .. framed],
-            Rewritten = [.. Encoding.Latin1.GetBytes(rewritten.ToString()), .. framed],
+            Rewritten = [.. Encoding.Latin1.GetBytes(rewritten.ToString()), .. framedRewritten ?? framed],
             ClosesConnection = http10 || close,
             IsUpgrade = upgrade,
             Description = description.ToString(),
@@ -351,7 +420,43 @@ internal sealed class RequestStreamGenerator
         return body;
     }
 
-    private byte[] Chunked(byte[] body, out string description)
+    private static (string Line, string? Rewritten) Kept(string line) => (line, line);
+
+    /// <summary>
+    /// The Host line (null: none) and what Kestrel gets for it (SPEC §3.1): absolute-form always gets the target's
+    /// authority; a tunnel keeps the client's Host unless Kestrel would refuse it, then gets the tunnel's authority.
+    /// </summary>
+    private (string Line, string? Rewritten)? HostHeader(bool http10)
+    {
+        var roll = _random.Next(12);
+        if (roll == 0 || (http10 && roll < 4))
+        {
+            return null;
+        }
+
+        if (_mode == FuzzMode.Absolute)
+        {
+            return roll switch
+            {
+                1 => ("Host: other.example", "Host: example.com"),
+                2 => ("Host: EXAMPLE.com:80", "Host: example.com"),
+                3 => ("Host: [[example.com]]:8443", "Host: example.com"),
+                _ => ("Host: example.com", "Host: example.com"),
+            };
+        }
+
+        return roll switch
+        {
+            1 => Kept("Host: Example.COM:8080"),
+            2 => ("Host: [[2001:db8::1]]:8443", "Host: example.com"),
+            3 => ("Host: example.com:", "Host: example.com"),
+            4 => Kept("Host: "),
+            _ => Kept("Host: example.com"),
+        };
+    }
+
+    /// <summary>The chunked framing of <paramref name="body"/> as sent, and as Kestrel must get it (proxy trailers removed).</summary>
+    private (byte[] Wire, byte[] Rewritten) Chunked(byte[] body, out string description)
     {
         var output = new List<byte>();
         var offset = 0;
@@ -369,15 +474,18 @@ internal sealed class RequestStreamGenerator
         }
 
         output.AddRange(Encoding.ASCII.GetBytes(ChunkSize(0, ref leadingZeros) + Extension(ref extensions) + "\r\n"));
-        var trailers = _random.Next(4) == 0;
-        if (trailers)
+        var rewritten = new List<byte>(output);
+        var trailers = _random.Next(4) switch
         {
-            output.AddRange("X-Trailer: yes\r\nX-Other-Trailer: a b  c\r\n"u8.ToArray());
-        }
-
-        output.AddRange("\r\n"u8.ToArray());
-        description = $"chunks={chunks}{(leadingZeros ? " zeros" : "")}{(extensions ? " ext" : "")}{(trailers ? " trailers" : "")}";
-        return [.. output];
+            0 => ("X-Trailer: yes\r\nX-Other-Trailer: a b  c\r\n", "X-Trailer: yes\r\nX-Other-Trailer: a b  c\r\n"),
+            1 when _random.Next(2) == 0 => ("Proxy-Authorization: Basic dXNlcjpwYXNz\r\nX-Trailer: yes\r\nproxy-connection: close\r\n", "X-Trailer: yes\r\n"),
+            _ => ("", ""),
+        };
+        output.AddRange(Encoding.ASCII.GetBytes(trailers.Item1 + "\r\n"));
+        rewritten.AddRange(Encoding.ASCII.GetBytes(trailers.Item2 + "\r\n"));
+        var trailerNote = trailers.Item1.Length == 0 ? "" : trailers.Item1 == trailers.Item2 ? " trailers" : " proxy-trailers";
+        description = $"chunks={chunks}{(leadingZeros ? " zeros" : "")}{(extensions ? " ext" : "")}{trailerNote}";
+        return ([.. output], [.. rewritten]);
     }
 
     private string ChunkSize(int size, ref bool leadingZeros)
@@ -492,9 +600,9 @@ internal sealed class RequestStreamGenerator
         {
             (head, status, name) = _random.Next(3) switch
             {
-                0 => ($"GET ftp://example.com{path} HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "absolute-ftp"),
-                1 => ($"GET http://example.com:99999{path} HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "absolute-bad-port"),
-                _ => ($"GET http://{path} HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "absolute-empty-host"),
+                0 => ($"GET ftp://example.com{path.Wire} HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "absolute-ftp"),
+                1 => ($"GET http://example.com:99999{path.Wire} HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "absolute-bad-port"),
+                _ => ($"GET http://{path.Wire} HTTP/1.1\r\nHost: example.com\r\n\r\n", 400, "absolute-empty-host"),
             };
         }
 

@@ -59,8 +59,8 @@ public sealed class ResourceBoundsTests : HardeningFixture
         await using var c = await HardeningClient.OpenAsync(host.Port, cts.Token);
         await c.SendAsync("CONNECT example.com:443 HTTP/1.1\r\nHo", cts.Token);
         var rest = await c.ReadUntilClosedAsync(cts.Token);
-        Assert.That(rest.Length == 0 || System.Text.Encoding.ASCII.GetString(rest).StartsWith("HTTP/1.1 408 ", StringComparison.Ordinal), Is.True,
-            $"a 408 or a plain close, got: {System.Text.Encoding.ASCII.GetString(rest)}");
+        // The CONNECT head goes through the same parser as every head: a slow one gets 408 like the others.
+        Assert.That(System.Text.Encoding.ASCII.GetString(rest), Does.StartWith("HTTP/1.1 408 "));
     }
 
     [Test]

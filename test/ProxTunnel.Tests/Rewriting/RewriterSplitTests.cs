@@ -12,7 +12,7 @@ public sealed class RewriterSplitTests
         "GET http://Example.com/a?b=c HTTP/1.1\r\nHost: example.com\r\nProxy-Connection: keep-alive\r\nAccept: */*\r\n\r\n" +
         "POST https://example.com:8443/upload HTTP/1.1\r\nHost: example.com:8443\r\nContent-Length: 11\r\nProxy-Authorization: Basic eDp5\r\n\r\nhello world" +
         "\r\n" +
-        "PUT http://[2001:db8::1]:80/chunk HTTP/1.1\r\nHost: [2001:db8::1]\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=\"q\"\r\nhello\r\n00000006\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n" +
+        "PUT http://[2001:db8::1]:80/chunk HTTP/1.1\r\nHost: [2001:db8::1]\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=\"q\"\r\nhello\r\n00000006\r\n world\r\n0\r\nX-Trailer: yes\r\nProxy-Authorization: Basic eDp5\r\n\r\n" +
         "GET /origin HTTP/1.0\r\n\r\n" +
         "GET http://last.example HTTP/1.1\r\nHost: last.example\r\n\r\n";
 

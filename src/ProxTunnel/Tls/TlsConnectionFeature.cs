@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 
-namespace ProxTunnel.Connection;
+namespace ProxTunnel.Tls;
 
 /// <summary>
 /// The TLS facts Kestrel reads from a connection, as its own HTTPS middleware sets them: their presence makes

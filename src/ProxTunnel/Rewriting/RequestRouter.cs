@@ -1,0 +1,70 @@
+namespace ProxTunnel.Rewriting;
+
+/// <summary>
+/// Decides what becomes of a parsed head (SPEC §3.1–§3.4, §4): a pure function of the head, the tunnel it arrived in,
+/// and the listener's settings. It reads and allocates nothing else.
+/// </summary>
+internal static class RequestRouter
+{
+    /// <param name="head">The head's bytes.</param>
+    /// <param name="parsed">The head as <see cref="RequestHeadParser"/> parsed it.</param>
+    /// <param name="tunnel">The tunnel the head arrived in, or null on a plain proxy connection.</param>
+    /// <param name="tunnelHostKind"><see cref="RewriteSettings.ClassifyHost(string)"/> of the tunnel's host (0 outside one).</param>
+    /// <param name="settings">The listener's settings: proxy hosts, pages, fixed prefix.</param>
+    public static HeadRoute Route(ReadOnlySpan<byte> head, RequestHead parsed, TunnelTarget? tunnel, int tunnelHostKind, RewriteSettings settings)
+    {
+        var target = parsed.Target(head);
+        if (parsed.IsConnect)
+        {
+            return tunnel is null ? new HeadRoute(RouteKind.Connect) : HeadRoute.Refused(RejectReason.ConnectInsideTunnel);
+        }
+
+        bool https;
+        int port;
+        Range host;
+        Range pathAndQuery;
+        int kind;
+        if (target[0] == (byte)'/' && tunnel is not null)
+        {
+            https = tunnel.Https;
+            port = tunnel.Port;
+            host = default;
+            pathAndQuery = new Range(parsed.TargetStart, parsed.TargetStart + parsed.TargetLength);
+            kind = tunnelHostKind;
+        }
+        else if (target[0] == (byte)'/' || (target.Length == 1 && target[0] == (byte)'*' && tunnel is null))
+        {
+            return new HeadRoute(RouteKind.Verbatim);
+        }
+        else
+        {
+            var reason = TargetBuilder.ParseAbsolute(target, out https, out var hostInTarget, out port, out var pathInTarget);
+            if (reason != RejectReason.None)
+            {
+                return HeadRoute.Refused(reason);
+            }
+
+            host = Shift(hostInTarget, target.Length, parsed.TargetStart);
+            pathAndQuery = Shift(pathInTarget, target.Length, parsed.TargetStart);
+            kind = settings.ClassifyHost(head[host]);
+        }
+
+        if (kind != 0)
+        {
+            if (kind == 1 && settings.Pages?.Find(head[pathAndQuery]) is { } page)
+            {
+                return new HeadRoute(RouteKind.ProxyPage, https, port, host, pathAndQuery, Page: page);
+            }
+
+            return new HeadRoute(RouteKind.ProxyHostPath, https, port, host, pathAndQuery);
+        }
+
+        return new HeadRoute(settings.FixedPrefix is null ? RouteKind.Resolve : RouteKind.Prefixed, https, port, host, pathAndQuery);
+    }
+
+    private static Range Shift(Range range, int length, int by)
+    {
+        var (offset, count) = range.GetOffsetAndLength(length);
+        return new Range(by + offset, by + offset + count);
+    }
+}
