@@ -2,8 +2,7 @@ using System.Text;
 
 namespace ProxTunnel.Tests.Packaging;
 
-/// <summary>The <c>```csharp</c> blocks of the repository's README.md, and of README text waiting in notes/*-README.md
-/// for the next merge into it.</summary>
+/// <summary>The <c>```csharp</c> blocks of the repository's README.md.</summary>
 internal static class ReadmeSnippets
 {
     public sealed record Snippet(string File, int Line, string Code)
@@ -20,14 +19,7 @@ internal static class ReadmeSnippets
 
     private static List<Snippet> Load()
     {
-        var files = new List<string> { Repository.PathOf("README.md") };
-        var notes = Repository.PathOf("notes");
-        if (Directory.Exists(notes))
-        {
-            files.AddRange(Directory.GetFiles(notes, "*README.md").Order(StringComparer.Ordinal));
-        }
-
-        return [.. files.SelectMany(Extract)];
+        return [.. Extract(Repository.PathOf("README.md"))];
     }
 
     private static IEnumerable<Snippet> Extract(string path)
