@@ -130,33 +130,17 @@ internal sealed class Http2TargetRewriter
 
     private async ValueTask<Http2Target> ResolveAsync(CancellationToken cancellationToken)
     {
-        var context = _context!;
-        ProxyPrefixResult result;
-        try
-        {
-            result = await _settings.Resolver.ResolveAsync(context, cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            ProxyTunnelLog.ResolverFailed(_settings.Logger, _connectionId, ex);
-            return Http2Target.Fail(Http2ErrorCode.InternalError, "the prefix resolver failed");
-        }
-        finally
-        {
-            context.Clear();
-        }
-
-        if (result.ChallengeRealm is not null)
+        var resolution = await PrefixResolution.ResolveAsync(_settings, _context!, _connectionId, cancellationToken);
+        if (resolution.ChallengeRealm is not null)
         {
             // A 407 cannot be answered on a stream without racing Kestrel's writes: the client retries over HTTP/1.1,
             // where it gets the challenge.
             return Http2Target.Fail(Http2ErrorCode.Http11Required, "the prefix resolver asked for credentials");
         }
 
-        var target = result.Target ?? (result.Prefix ?? "/") + context.AbsoluteUrl;
-        if (target.Length == 0 || target[0] != '/' || target.Any(c => c <= ' ' || c >= 0x7F || c == '#'))
+        if (resolution.Target is not { } target)
         {
-            return Http2Target.Fail(Http2ErrorCode.InternalError, "the prefix resolver returned an invalid target");
+            return Http2Target.Fail(Http2ErrorCode.InternalError, "the prefix resolver failed or returned an invalid target");
         }
 
         _settings.Metrics.RequestsRewritten.Add(1);

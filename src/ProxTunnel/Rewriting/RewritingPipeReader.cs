@@ -667,28 +667,13 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
     private async ValueTask<HeadDecision> ResolveAsync(ReadOnlyMemory<byte> headMemory, CancellationToken cancellationToken)
     {
-        var context = _context!;
-        ProxyPrefixResult result;
-        try
-        {
-            result = await _settings.Resolver.ResolveAsync(context, cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            ProxyTunnelLog.ResolverFailed(_settings.Logger, _connectionId, ex);
-            context.Clear();
-            return HeadDecision.Refuse(RejectReason.ResolverFailed);
-        }
-
-        var url = context.AbsoluteUrl;
-        context.Clear();
-        if (result.ChallengeRealm is { } realm)
+        var resolution = await PrefixResolution.ResolveAsync(_settings, _context!, _connectionId, cancellationToken);
+        if (resolution.ChallengeRealm is { } realm)
         {
             return HeadDecision.Refuse(RejectReason.ProxyAuthenticationRequired, realm);
         }
 
-        var newTarget = result.Target ?? (result.Prefix ?? "/") + url;
-        if (newTarget.Length == 0 || newTarget[0] != '/' || newTarget.Any(c => c <= ' ' || c >= 0x7F || c == '#'))
+        if (resolution.Target is not { } newTarget)
         {
             return HeadDecision.Refuse(RejectReason.ResolverFailed);
         }
