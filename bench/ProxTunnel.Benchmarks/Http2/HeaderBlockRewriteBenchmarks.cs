@@ -45,7 +45,7 @@ public class HeaderBlockRewriteBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _source = new HeadersFrameSource(FirstBlock, SteadyBlock);
+        _source = HeadersFrameSource.Create(FirstBlock, SteadyBlock);
         _decoder = new HpackDecoder(4096);
         _fields = new HeaderFieldList(32 * 1024);
         if (_decoder.Decode(FirstBlock, _fields) != HpackStatus.Ok || DecodeOnly() != 17)
@@ -56,7 +56,7 @@ public class HeaderBlockRewriteBenchmarks
         var settings = new RewriteSettings(new ProxyTunnelOptions { Prefix = "/prefix/" }, pages: null, NullLogger.Instance);
         var tunnel = new TunnelTarget(true, "example.com", 443, new Dictionary<string, string>());
         var http2 = new Http2Settings(enabled: true, headerTableSize: 4096, maxFrameSize: 16384, maxHeaderBytes: 32 * 1024);
-        _rewriter = new Http2RewritingReader(http2, settings, "bench", new HeadersFrameSource(FirstBlock, SteadyBlock), tunnel);
+        _rewriter = new Http2RewritingReader(http2, settings, "bench", HeadersFrameSource.Create(FirstBlock, SteadyBlock), tunnel);
 
         // Check that the benchmark measures what it claims: preface and SETTINGS pass, then every block is rewritten.
         var opening = Read(_rewriter);

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using ProxTunnel.Benchmarks.Rewriting;
 
 namespace ProxTunnel.Benchmarks.Http2;
 
@@ -10,21 +11,20 @@ namespace ProxTunnel.Benchmarks.Http2;
 /// consumed, one more HEADERS frame carrying the steady-state block on the next odd stream id. The frame is patched in
 /// place, so reads complete synchronously and allocate nothing.
 /// </summary>
-internal sealed class HeadersFrameSource : PipeReader
+internal static class HeadersFrameSource
 {
-    private readonly byte[] _opening;
-    private readonly byte[] _frame;
-    private ReadOnlySequence<byte> _remaining;
-    private int _nextStreamId;
-
-    public HeadersFrameSource(ReadOnlySpan<byte> firstBlock, ReadOnlySpan<byte> steadyBlock)
+    public static PipeReader Create(ReadOnlySpan<byte> firstBlock, ReadOnlySpan<byte> steadyBlock)
     {
         var settings = Frame(0x4, 0, 0, []);
         var first = Frame(0x1, 0x5, 1, firstBlock);
-        _opening = [.. "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8, .. settings, .. first];
-        _frame = Frame(0x1, 0x5, 3, steadyBlock);
-        _nextStreamId = 3;
-        _remaining = new ReadOnlySequence<byte>(_opening);
+        byte[] opening = [.. "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8, .. settings, .. first];
+        var frame = Frame(0x1, 0x5, 3, steadyBlock);
+        var nextStreamId = 3;
+        return new ReplayPipeReader(new ReadOnlySequence<byte>(frame), new ReadOnlySequence<byte>(opening), () =>
+        {
+            BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(5), nextStreamId);
+            nextStreamId += 2;
+        });
     }
 
     /// <summary>A frame: 9-byte header (RFC 9113 §4.1) and payload.</summary>
@@ -39,36 +39,5 @@ internal sealed class HeadersFrameSource : PipeReader
         BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(5), streamId);
         payload.CopyTo(frame.AsSpan(9));
         return frame;
-    }
-
-    public override bool TryRead(out ReadResult result)
-    {
-        if (_remaining.IsEmpty)
-        {
-            BinaryPrimitives.WriteInt32BigEndian(_frame.AsSpan(5), _nextStreamId);
-            _nextStreamId += 2;
-            _remaining = new ReadOnlySequence<byte>(_frame);
-        }
-
-        result = new ReadResult(_remaining, isCanceled: false, isCompleted: false);
-        return true;
-    }
-
-    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
-    {
-        TryRead(out var result);
-        return new ValueTask<ReadResult>(result);
-    }
-
-    public override void AdvanceTo(SequencePosition consumed) => _remaining = _remaining.Slice(consumed);
-
-    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => _remaining = _remaining.Slice(consumed);
-
-    public override void CancelPendingRead()
-    {
-    }
-
-    public override void Complete(Exception? exception = null)
-    {
     }
 }

@@ -6,23 +6,27 @@ namespace ProxTunnel.Benchmarks.Rewriting;
 /// <summary>
 /// A source <see cref="PipeReader"/> standing in for the transport of a keep-alive connection that sends the same
 /// request over and over: every read returns what is left of the current copy, and once it is all consumed the next
-/// read starts a fresh copy. Completes synchronously and allocates nothing.
+/// read starts a fresh copy. An optional opening is read first, and an optional hook may patch the request in place
+/// before each copy (an HTTP/2 stream id). Completes synchronously and allocates nothing.
 /// </summary>
 internal sealed class ReplayPipeReader : PipeReader
 {
     private readonly ReadOnlySequence<byte> _request;
+    private readonly Action? _beforeEachCopy;
     private ReadOnlySequence<byte> _remaining;
 
-    public ReplayPipeReader(ReadOnlySequence<byte> request)
+    public ReplayPipeReader(ReadOnlySequence<byte> request, ReadOnlySequence<byte>? opening = null, Action? beforeEachCopy = null)
     {
         _request = request;
-        _remaining = request;
+        _beforeEachCopy = beforeEachCopy;
+        _remaining = opening ?? request;
     }
 
     public override bool TryRead(out ReadResult result)
     {
         if (_remaining.IsEmpty)
         {
+            _beforeEachCopy?.Invoke();
             _remaining = _request;
         }
 
