@@ -24,6 +24,8 @@ internal sealed class AccessLog : IAsyncDisposable
 
     private const int Capacity = 8192;
 
+    private static readonly TimeSpan GatherInterval = TimeSpan.FromMilliseconds(10);
+
     // A batch is written once it reaches this size: a pipe write up to PIPE_BUF (4096 on Linux) is atomic, so a batch
     // never interleaves with the console logger's own lines on the same stderr.
     private const int BatchBytes = 4096;
@@ -126,24 +128,15 @@ internal sealed class AccessLog : IAsyncDisposable
         {
             while (await reader.WaitToReadAsync().ConfigureAwait(false))
             {
-                // One clock reading per batch: each line's time is this minus how long ago its request ended.
-                var now = Stopwatch.GetTimestamp();
-                var wallNow = _utcTimestamp ? DateTimeOffset.UtcNow : DateTimeOffset.Now;
-                while (reader.TryRead(out var entry))
+                do
                 {
-                    var bound = UpperBound(entry);
-                    if (batch.WrittenCount > 0 && batch.WrittenCount + bound > BatchBytes)
-                    {
-                        await WriteAsync(batch).ConfigureAwait(false);
-                    }
+                    await WriteQueuedAsync(batch).ConfigureAwait(false);
 
-                    var span = batch.GetSpan(bound);
-                    batch.Advance(Format(span, entry, wallNow - Stopwatch.GetElapsedTime(entry.Ended, now)));
+                    // Let lines gather before looking again: waking this task for every request (a thread-pool hand-off
+                    // each) would cost more than the line itself; this way a busy gateway pays one wake-up per interval.
+                    await Task.Delay(GatherInterval).ConfigureAwait(false);
                 }
-
-                // The queue is momentarily empty: what there is goes out now.
-                await WriteAsync(batch).ConfigureAwait(false);
-                ReportDropped();
+                while (reader.TryPeek(out _));
             }
         }
         catch (IOException)
@@ -151,6 +144,28 @@ internal sealed class AccessLog : IAsyncDisposable
             // stderr is gone (closed pipe): nothing more can be shown; requests keep being served and lines are dropped.
         }
 
+        ReportDropped();
+    }
+
+    /// <summary>Formats every queued line and writes them, in writes of at most about <see cref="BatchBytes"/>.</summary>
+    private async ValueTask WriteQueuedAsync(ArrayBufferWriter<byte> batch)
+    {
+        // One clock reading per batch: each line's time is this minus how long ago its request ended.
+        var now = Stopwatch.GetTimestamp();
+        var wallNow = _utcTimestamp ? DateTimeOffset.UtcNow : DateTimeOffset.Now;
+        while (_entries.Reader.TryRead(out var entry))
+        {
+            var bound = UpperBound(entry);
+            if (batch.WrittenCount > 0 && batch.WrittenCount + bound > BatchBytes)
+            {
+                await WriteAsync(batch).ConfigureAwait(false);
+            }
+
+            var span = batch.GetSpan(bound);
+            batch.Advance(Format(span, entry, wallNow - Stopwatch.GetElapsedTime(entry.Ended, now)));
+        }
+
+        await WriteAsync(batch).ConfigureAwait(false);
         ReportDropped();
     }
 
