@@ -13,8 +13,9 @@ namespace ProxTunnel.Gateway;
 /// <summary>
 /// The access log: one line per request on stderr, written as the console logger would write it for category
 /// <see cref="Category"/> (event 10 through a tunnel, 11 without), but without its per-line cost. The request path
-/// only queues an <see cref="AccessLogEntry"/>; one background task formats the lines as UTF-8 into one buffer and
-/// writes them in batches, one write per batch. On when the category is enabled at Information (so
+/// only queues an <see cref="AccessLogEntry"/>; one background task formats the queued lines as UTF-8 into one buffer,
+/// writes them (one write per batch of up to 4 KiB) once the queue is empty, then lets lines gather for
+/// <see cref="GatherInterval"/> before it looks again, so lines show within about 10 ms. On when the category is enabled at Information (so
 /// <c>--log-level</c> controls it as before). When stderr cannot keep up and the queue is full, lines are dropped,
 /// never waited for, and a warning says how many.
 /// </summary>
@@ -24,6 +25,7 @@ internal sealed class AccessLog : IAsyncDisposable
 
     private const int Capacity = 8192;
 
+    // Long enough that a busy gateway wakes the writer a hundred times a second rather than once per request.
     private static readonly TimeSpan GatherInterval = TimeSpan.FromMilliseconds(10);
 
     // A batch is written once it reaches this size: a pipe write up to PIPE_BUF (4096 on Linux) is atomic, so a batch
