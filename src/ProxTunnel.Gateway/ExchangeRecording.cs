@@ -9,16 +9,15 @@ namespace ProxTunnel.Gateway;
 /// </summary>
 internal static class ExchangeRecording
 {
-    public static void Use(WebApplication app, HarWriter? har)
+    public static void Use(WebApplication app, AccessLog accessLog, HarWriter? har)
     {
-        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("ProxTunnel.Gateway.Access");
         if (har is not null)
         {
-            har.Logger = logger;
+            har.Logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(AccessLog.Category);
         }
 
         app.Use((context, next) =>
-            har is null && !logger.IsEnabled(LogLevel.Information) ? next(context) : RecordAsync(context, next, logger, har));
+            har is null && !accessLog.IsEnabled ? next(context) : RecordAsync(context, next, accessLog, har));
     }
 
     /// <summary>The absolute URL the client asked for: what follows the prefix, or, for unprefixed hosts (aliases,
@@ -26,19 +25,32 @@ internal static class ExchangeRecording
     public static string AbsoluteUrl(HttpContext context)
     {
         var target = context.Features.Get<IHttpRequestFeature>()?.RawTarget ?? context.Request.Path.Value ?? "/";
-        for (var i = target.IndexOf("/http", StringComparison.Ordinal); i >= 0; i = target.IndexOf("/http", i + 1, StringComparison.Ordinal))
-        {
-            var rest = target.AsSpan(i + 1);
-            if (rest.StartsWith("http://", StringComparison.Ordinal) || rest.StartsWith("https://", StringComparison.Ordinal))
-            {
-                return target[(i + 1)..];
-            }
-        }
-
-        return string.Concat(context.Request.Scheme, "://", context.Request.Host.Value, target.StartsWith('/') ? target : "/" + target);
+        var start = AbsoluteUrlStart(target);
+        return start >= 0
+            ? target[start..]
+            : string.Concat(context.Request.Scheme, "://", context.Request.Host.Value, target.StartsWith('/') ? target : "/" + target);
     }
 
-    private static async Task RecordAsync(HttpContext context, RequestDelegate next, ILogger logger, HarWriter? har)
+    /// <summary>Where the absolute URL starts in a request target (after the prefix), or -1 when it holds none.</summary>
+    public static int AbsoluteUrlStart(ReadOnlySpan<char> target)
+    {
+        var i = target.IndexOf("/http", StringComparison.Ordinal);
+        while (i >= 0)
+        {
+            var rest = target[(i + 1)..];
+            if (rest.StartsWith("http://", StringComparison.Ordinal) || rest.StartsWith("https://", StringComparison.Ordinal))
+            {
+                return i + 1;
+            }
+
+            var next = rest.IndexOf("/http", StringComparison.Ordinal);
+            i = next < 0 ? -1 : i + 1 + next;
+        }
+
+        return -1;
+    }
+
+    private static async Task RecordAsync(HttpContext context, RequestDelegate next, AccessLog accessLog, HarWriter? har)
     {
         var started = Stopwatch.GetTimestamp();
         var startedAt = har is null ? default : DateTimeOffset.UtcNow;
@@ -56,16 +68,18 @@ internal static class ExchangeRecording
         try
         {
             await next(context).ConfigureAwait(false);
-            await response.FlushWriterAsync().ConfigureAwait(false);
         }
         finally
         {
             context.Features.Set(original);
-            context.Request.Body = requestBody;
-            var ended = Stopwatch.GetTimestamp();
-            if (logger.IsEnabled(LogLevel.Information))
+            if (requestCapture is not null)
             {
-                Log(context, logger, response.BytesWritten, Stopwatch.GetElapsedTime(started, ended).TotalMilliseconds);
+                context.Request.Body = requestBody;
+            }
+            var ended = Stopwatch.GetTimestamp();
+            if (accessLog.IsEnabled)
+            {
+                accessLog.Add(context, response.BytesWritten, started, ended);
             }
 
             if (har is not null)
@@ -73,23 +87,6 @@ internal static class ExchangeRecording
                 await har.AddAsync(context, new HarTimings(startedAt, started, response.StartedTimestamp, ended), requestCapture!, response)
                     .ConfigureAwait(false);
             }
-        }
-    }
-
-    private static void Log(HttpContext context, ILogger logger, long bytes, double milliseconds)
-    {
-        var connection = context.Connection;
-        var url = AbsoluteUrl(context);
-        var tunnel = context.Features.Get<IProxyTunnelFeature>();
-        if (tunnel is null)
-        {
-            GatewayLog.Request(logger, context.Request.Method, url, context.Response.StatusCode, bytes, milliseconds,
-                connection.RemoteIpAddress, connection.RemotePort);
-        }
-        else
-        {
-            GatewayLog.TunneledRequest(logger, context.Request.Method, url, context.Response.StatusCode, bytes, milliseconds,
-                connection.RemoteIpAddress, connection.RemotePort, tunnel.ConnectHost, tunnel.ConnectPort);
         }
     }
 }

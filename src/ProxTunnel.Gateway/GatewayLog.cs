@@ -9,17 +9,11 @@ internal static partial class GatewayLog
     [LoggerMessage(EventId = 2, Level = LogLevel.Warning, Message = "Upstream failed for {Url}: {Error}: {Reason}")]
     public static partial void UpstreamFailed(ILogger logger, string url, Yarp.ReverseProxy.Forwarder.ForwarderError error, string reason);
 
-    // The access log: one line per request the app answered. Arguments are what the request already holds, so a line
-    // costs no formatting unless Information is enabled.
-    [LoggerMessage(EventId = 10, Level = LogLevel.Information,
-        Message = "{Method} {Url} {Status} {Bytes} B {Milliseconds:0.0} ms client {Client}:{ClientPort} tunnel {TunnelHost}:{TunnelPort}")]
-    public static partial void TunneledRequest(ILogger logger, string method, string url, int status, long bytes, double milliseconds,
-        System.Net.IPAddress? client, int clientPort, string tunnelHost, int tunnelPort);
+    // Events 10 (through a tunnel) and 11 (without) are the access-log lines: AccessLog writes them itself, in the
+    // console logger's format, so that a line costs no formatting on the request path.
 
-    [LoggerMessage(EventId = 11, Level = LogLevel.Information,
-        Message = "{Method} {Url} {Status} {Bytes} B {Milliseconds:0.0} ms client {Client}:{ClientPort} no tunnel")]
-    public static partial void Request(ILogger logger, string method, string url, int status, long bytes, double milliseconds,
-        System.Net.IPAddress? client, int clientPort);
+    [LoggerMessage(EventId = 14, Level = LogLevel.Warning, Message = "{Count} access-log lines dropped: stderr did not keep up")]
+    public static partial void AccessLinesDropped(ILogger logger, long count);
 
     [LoggerMessage(EventId = 13, Level = LogLevel.Debug, Message = "HAR file {Path}: {Count} entries on disk")]
     public static partial void HarFlushed(ILogger logger, string path, long count);

@@ -85,13 +85,15 @@ internal static class GatewayServer
                 return ExitCodes.Failure;
             }
 
+            var accessLog = AccessLog.Create(app.Services);
             try
             {
-                return await ServeAsync(app, settings, authority, har, cancellationToken).ConfigureAwait(false);
+                return await ServeAsync(app, settings, authority, accessLog, har, cancellationToken).ConfigureAwait(false);
             }
             finally
             {
-                // After the host stopped: every exchange it let finish is in the file before the closing ]}}.
+                // After the host stopped: every exchange it let finish is logged, and in the file before the closing ]}}.
+                await accessLog.DisposeAsync().ConfigureAwait(false);
                 if (har is not null)
                 {
                     await har.DisposeAsync().ConfigureAwait(false);
@@ -100,10 +102,10 @@ internal static class GatewayServer
         }
     }
 
-    private static async Task<int> ServeAsync(WebApplication app, GatewaySettings settings, ProxyCertificateAuthority authority, HarWriter? har,
-        CancellationToken cancellationToken)
+    private static async Task<int> ServeAsync(WebApplication app, GatewaySettings settings, ProxyCertificateAuthority authority, AccessLog accessLog,
+        HarWriter? har, CancellationToken cancellationToken)
     {
-        ExchangeRecording.Use(app, har);
+        ExchangeRecording.Use(app, accessLog, har);
         if (settings.Upstream is { } upstream)
         {
             UpstreamForwarding.Map(app, upstream);

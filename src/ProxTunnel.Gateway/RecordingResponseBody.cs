@@ -29,8 +29,8 @@ internal sealed class RecordingResponseBody : Stream, IHttpResponseBodyFeature
 
     Stream IHttpResponseBodyFeature.Stream => this;
 
-    // Apps that use BodyWriter go through this stream too; Kestrel completes it through CompleteAsync below.
-    PipeWriter IHttpResponseBodyFeature.Writer => _writer ??= PipeWriter.Create(this, new StreamPipeWriterOptions(leaveOpen: true));
+    // Straight through to the server's writer, seeing each committed byte: no buffer or copy of its own.
+    PipeWriter IHttpResponseBodyFeature.Writer => _writer ??= new RecordingPipeWriter(_inner.Writer, this);
 
     public override bool CanRead => false;
 
@@ -61,24 +61,7 @@ internal sealed class RecordingResponseBody : Stream, IHttpResponseBodyFeature
         return _inner.SendFileAsync(path, offset, count, cancellationToken);
     }
 
-    /// <summary>Pushes what an app left in <c>BodyWriter</c> without flushing, before the original feature is put back.</summary>
-    public async ValueTask FlushWriterAsync()
-    {
-        if (_writer is not null)
-        {
-            await _writer.FlushAsync().ConfigureAwait(false);
-        }
-    }
-
-    public async Task CompleteAsync()
-    {
-        if (_writer is not null)
-        {
-            await _writer.CompleteAsync().ConfigureAwait(false);
-        }
-
-        await _inner.CompleteAsync().ConfigureAwait(false);
-    }
+    public Task CompleteAsync() => _inner.CompleteAsync();
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
@@ -107,7 +90,8 @@ internal sealed class RecordingResponseBody : Stream, IHttpResponseBodyFeature
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
-    private void Record(ReadOnlySpan<byte> data)
+    /// <summary>Counts (and with <c>--har</c> keeps) body bytes the app wrote through the stream or the writer.</summary>
+    internal void Record(ReadOnlySpan<byte> data)
     {
         MarkStarted();
         BytesWritten += data.Length;

@@ -25,6 +25,32 @@ public sealed partial class GatewayVisibilityTests
     }
 
     [Test]
+    public async Task AccessLog_AfterNormalStop_HoldsALineForEveryRequest()
+    {
+        const int Requests = 300;
+        await using var gateway = await GatewayProcess.StartAsync();
+        using var client = new HttpClient(new SocketsHttpHandler { Proxy = new System.Net.WebProxy(gateway.ProxyUrl), UseProxy = true })
+        {
+            Timeout = TimeSpan.FromSeconds(30),
+        };
+        var requests = Enumerable.Range(0, Requests).Select(async i =>
+        {
+            using var response = await client.GetAsync($"http://example.com/burst/{i}?size={i}");
+            Assert.That(response.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.OK));
+        });
+        await Task.WhenAll(requests);
+
+        // Stopped at once: lines still queued when the host stops are written before the process exits.
+        Assert.That(await gateway.StopGracefullyAsync(), Is.Zero, gateway.StdErr);
+        var logged = gateway.StdErr.Split('\n').Select(l => BurstLine().Match(l)).Where(m => m.Success).ToArray();
+        Assert.Multiple(() =>
+        {
+            Assert.That(logged.Select(m => int.Parse(m.Groups[1].Value)).Order(), Is.EqualTo(Enumerable.Range(0, Requests)));
+            Assert.That(logged.All(m => m.Groups[1].Value == m.Groups[2].Value), Is.True, "the bytes of each response are its size=N");
+        });
+    }
+
+    [Test]
     public async Task Har_AfterNormalStop_IsValidHar12WithEveryExchange()
     {
         using var directory = new TestDirectory();
@@ -145,6 +171,9 @@ public sealed partial class GatewayVisibilityTests
 
     [GeneratedRegex(@"Access\[\d+\] GET https://example\.com/logged\?size=1234 200 1234 B \d+(\.\d)? ms client 127\.0\.0\.1:\d+ tunnel example\.com:443$")]
     private static partial Regex TunneledLine();
+
+    [GeneratedRegex(@"^\d\d:\d\d:\d\d info: ProxTunnel\.Gateway\.Access\[11\] GET http://example\.com/burst/(\d+)\?size=\d+ 200 (\d+) B \d+\.\d ms client 127\.0\.0\.1:\d+ no tunnel$")]
+    private static partial Regex BurstLine();
 
     [GeneratedRegex(@"Access\[\d+\] GET http://example\.com/plain\?status=404 404 \d+ B \d+(\.\d)? ms client 127\.0\.0\.1:\d+ no tunnel$")]
     private static partial Regex PlainLine();
