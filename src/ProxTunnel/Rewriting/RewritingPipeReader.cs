@@ -247,6 +247,23 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
                     return body;
                 default:
+                    if (!_hasBuffer && !_awaitingHeadBytes)
+                    {
+                        // Waiting for the next head: await the source here, so only this (pooled) frame is suspended
+                        // on an idle connection, not the head parser's as well; and a connection that goes idle gives
+                        // its head's line tables back, one kept busy keeps them (issue 13.1).
+                        var pending = _source.ReadAsync(cancellationToken);
+                        if (!pending.IsCompleted)
+                        {
+                            _head.Release();
+                        }
+
+                        if (!AcceptHeadRead(await pending))
+                        {
+                            return new ReadResult(default, true, false);
+                        }
+                    }
+
                     var head = await ReadHeadAsync(cancellationToken);
                     if (head is { } handed)
                     {
@@ -256,6 +273,21 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                     continue;
             }
         }
+    }
+
+    /// <summary>Takes a source read for a head; false (nothing taken) when the read was canceled.</summary>
+    private bool AcceptHeadRead(in ReadResult sourceResult)
+    {
+        if (sourceResult.IsCanceled)
+        {
+            _source.AdvanceTo(sourceResult.Buffer.Start, sourceResult.Buffer.Start);
+            return false;
+        }
+
+        _buffer = sourceResult.Buffer;
+        _sourceCompleted = sourceResult.IsCompleted;
+        _hasBuffer = true;
+        return true;
     }
 
     private bool BodyPending() => _mode == Mode.ContentLengthBody ? _bodyRemaining > 0 : !_chunked.IsDone || _validated > 0;
@@ -458,15 +490,10 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                     return new ReadResult(default, false, true);
                 }
 
-                if (sourceResult.IsCanceled)
+                if (!AcceptHeadRead(sourceResult))
                 {
-                    _source.AdvanceTo(sourceResult.Buffer.Start, sourceResult.Buffer.Start);
                     return new ReadResult(default, true, false);
                 }
-
-                _buffer = sourceResult.Buffer;
-                _sourceCompleted = sourceResult.IsCompleted;
-                _hasBuffer = true;
             }
 
             skip = RequestHeadParser.LeadingEmptyLines(_buffer);
@@ -527,7 +554,13 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         _awaitingHeadBytes = false;
         _scanned = 0;
         _requestLineEnd = 0;
-        _headTimeout?.TryReset();
+        if (_headTimeout is not null)
+        {
+            // Only heads that arrive in pieces arm it: drop its timer rather than keep it for the connection's life.
+            _headTimeout.Dispose();
+            _headTimeout = null;
+        }
+
         var headData = skip == 0 ? _buffer : _buffer.Slice(skip);
         var headMemory = LinearizeMemory(headData, headLength);
         var parseReason = RequestHeadParser.Parse(headMemory.Span, requestLineEnd, _head);
@@ -827,6 +860,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     /// <summary>True while the reader holds a pooled buffer: between requests it never does.</summary>
     internal bool HoldsPooledBuffers => _scratch is not null || _headOut is not null;
 
+    /// <summary>True while the parsed head keeps its pooled line tables: a connection waiting for its next head has none.</summary>
+    internal bool HoldsHeadTables => _head.HoldsTables;
+
     /// <summary>Returns pooled buffers once the head scratch is no longer needed, so idle connections hold none.</summary>
     private void ReleaseScratch()
     {
@@ -855,11 +891,13 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         }
 
         ReleaseScratch();
+        _head.Release();
         _mode = Mode.Ended;
     }
 
     public void Dispose()
     {
+        _head.Release();
         _headTimeout?.Dispose();
         _headTimeout = null;
     }

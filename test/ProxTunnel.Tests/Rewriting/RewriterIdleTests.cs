@@ -50,4 +50,26 @@ public sealed class RewriterIdleTests
         rewriter.AdvanceTo(head.Buffer.End);
         Assert.That(rewriter.HoldsPooledBuffers, Is.False);
     }
+
+    [Test]
+    public async Task WhileWaitingForTheNextHead_HoldsNoHeadTables()
+    {
+        var bytes = Encoding.ASCII.GetBytes(Request);
+        var settings = new RewriteSettings(new ProxyTunnelOptions { Prefix = "/p/" }, pages: null, NullLogger.Instance);
+        using var rewriter = new RewritingPipeReader(settings, "idle");
+        var responses = new Pipe();
+        var source = new Pipe();
+        rewriter.Start(source.Reader, responses.Writer, new ResponseSniffingWriter(responses.Writer), tunnel: null);
+        await source.Writer.WriteAsync(bytes);
+        var head = await rewriter.ReadAsync();
+        rewriter.AdvanceTo(head.Buffer.End);
+
+        var next = rewriter.ReadAsync();
+        Assert.That(next.IsCompleted, Is.False);
+        Assert.That(rewriter.HoldsHeadTables, Is.False);
+        await source.Writer.WriteAsync(bytes);
+        head = await next;
+        Assert.That(Encoding.ASCII.GetString(head.Buffer.ToArray()), Does.StartWith("GET /p/http://example.com/a "));
+        rewriter.AdvanceTo(head.Buffer.End);
+    }
 }
