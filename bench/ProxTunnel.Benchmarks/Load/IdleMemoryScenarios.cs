@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Net;
 using ProxTunnel.Certificates;
@@ -68,9 +69,16 @@ internal static class IdleMemoryScenarios
         return ok;
     }
 
+    /// <summary>
+    /// Bytes of Kestrel's memory pool out of the pool right now (allocated - evicted - pooled), from its meter: what the
+    /// held connections keep rented shows as the growth of this figure (issue 13.1: nothing pooled held by idle ones).
+    /// </summary>
+    private static readonly PoolWatch KestrelPool = new();
+
     private static async Task<(double Rss, double Managed)> IdleCostAsync(string mode, IPEndPoint endPoint, int count, string root, bool warmUp = false)
     {
         var (rssBefore, managedBefore) = Measure();
+        var rentedBefore = KestrelPool.Outstanding;
         var start = ChildServer.SelfStartInfo();
         foreach (var argument in new[] { IdleClient.Command, mode, endPoint.Port.ToString(Inv), count.ToString(Inv), root })
         {
@@ -90,6 +98,7 @@ internal static class IdleMemoryScenarios
             // Let the server's last reads park (zero-byte reads, pooled buffers returned) before measuring.
             await Task.Delay(TimeSpan.FromSeconds(2));
             var (rssAfter, managedAfter) = Measure();
+            Console.WriteLine($"  {mode}: Kestrel pool bytes rented per connection {(double)(KestrelPool.Outstanding - rentedBefore) / count:F0}");
             if (HoldSeconds > 0 && !warmUp)
             {
                 // A window for dotnet-gcdump / dotnet-counters on this process while the connections are held.
@@ -148,5 +157,42 @@ internal static class IdleMemoryScenarios
         }
 
         throw new InvalidOperationException("no VmRSS in /proc/self/status");
+    }
+
+    private sealed class PoolWatch
+    {
+        private readonly MeterListener _listener = new();
+        private long _allocated;
+        private long _evicted;
+        private long _pooled;
+
+        public PoolWatch()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == "Microsoft.AspNetCore.MemoryPool")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((instrument, value, _, _) =>
+            {
+                switch (instrument.Name)
+                {
+                    case "aspnetcore.memory_pool.allocated":
+                        Interlocked.Add(ref _allocated, value);
+                        break;
+                    case "aspnetcore.memory_pool.evicted":
+                        Interlocked.Add(ref _evicted, value);
+                        break;
+                    case "aspnetcore.memory_pool.pooled":
+                        Interlocked.Add(ref _pooled, value);
+                        break;
+                }
+            });
+            _listener.Start();
+        }
+
+        public long Outstanding => Interlocked.Read(ref _allocated) - Interlocked.Read(ref _evicted) - Interlocked.Read(ref _pooled);
     }
 }

@@ -27,14 +27,31 @@ internal sealed class ConnectRequest
 
     public bool Http10 => Parsed.IsHttp10;
 
-    public IReadOnlyDictionary<string, string> Headers { get; }
+    public IReadOnlyDictionary<string, string> Headers { get; private set; }
 
     public string? ProxyAuthorization { get; }
 
     /// <summary>The head's bytes; <see cref="Parsed"/> holds offsets into them.</summary>
-    public byte[] Head { get; }
+    public byte[] Head { get; private set; }
 
     public RequestHead Parsed { get; }
+
+    /// <summary>
+    /// Called once the CONNECT is authorized: the tunnel lives on with this request referenced, so it keeps only what
+    /// the tunnel still reads (issue 13.1). The head's bytes and pooled line tables go; the headers stay only when a
+    /// prefix resolver may ask for them on the tunnel's requests.
+    /// </summary>
+    public void Forget(bool keepHeaders)
+    {
+        Parsed.Release();
+        Head = [];
+        if (!keepHeaders)
+        {
+            Headers = NoHeaders;
+        }
+    }
+
+    private static readonly Dictionary<string, string> NoHeaders = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>
     /// Builds the request from a parsed CONNECT head, taking ownership of <paramref name="parsed"/>; returns

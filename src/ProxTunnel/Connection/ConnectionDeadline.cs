@@ -2,28 +2,42 @@ namespace ProxTunnel.Connection;
 
 /// <summary>
 /// One timer per connection for the waits the middleware bounds itself (first byte, CONNECT head, TLS first byte).
-/// Stopped between waits, so a long keep-alive session never trips a deadline meant for a head.
+/// Stopped between waits, so a long keep-alive session never trips a deadline meant for a head; a stopped deadline
+/// holds no source or timer (issue 13.1: an idle connection keeps nothing it does not need).
 /// </summary>
 internal sealed class ConnectionDeadline : IDisposable
 {
-    private CancellationTokenSource _source = new();
+    private CancellationTokenSource? _source;
+    private bool _expired;
 
     /// <summary>True when the last started wait ran out of time.</summary>
-    public bool Expired => _source.IsCancellationRequested;
+    public bool Expired => _expired || _source?.IsCancellationRequested == true;
 
     public CancellationToken Start(TimeSpan timeout)
     {
-        if (!_source.TryReset())
+        _expired = false;
+        if (_source is not null && !_source.TryReset())
         {
             _source.Dispose();
-            _source = new CancellationTokenSource();
+            _source = null;
         }
 
+        _source ??= new CancellationTokenSource();
         _source.CancelAfter(timeout);
         return _source.Token;
     }
 
-    public void Stop() => _source.CancelAfter(Timeout.InfiniteTimeSpan);
+    public void Stop()
+    {
+        if (_source is null)
+        {
+            return;
+        }
 
-    public void Dispose() => _source.Dispose();
+        _expired = _source.IsCancellationRequested;
+        _source.Dispose();
+        _source = null;
+    }
+
+    public void Dispose() => Stop();
 }

@@ -31,7 +31,7 @@ namespace ProxTunnel.Connection;
 internal sealed class KestrelPassContext : ConnectionContext, IConnectionHeartbeatFeature, IConnectionLifetimeFeature, IConnectionTransportFeature
 {
     private readonly ConnectionContext _parent;
-    private readonly FeatureCollection _features;
+    private readonly PassFeatures _features;
     private readonly Lock _lock = new();
     private List<KeyValuePair<Action<object>, object>>? _heartbeats;
     private bool _registeredWithParent;
@@ -41,12 +41,9 @@ internal sealed class KestrelPassContext : ConnectionContext, IConnectionHeartbe
     {
         _parent = parent;
         Transport = transport;
-        _features = new FeatureCollection(parent.Features);
 
         // The features whose members act on the connection itself answer for this pass only.
-        _features.Set<IConnectionHeartbeatFeature>(this);
-        _features.Set<IConnectionLifetimeFeature>(this);
-        _features.Set<IConnectionTransportFeature>(this);
+        _features = new PassFeatures(this, parent.Features);
     }
 
     public override string ConnectionId

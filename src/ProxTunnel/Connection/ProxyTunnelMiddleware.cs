@@ -78,8 +78,17 @@ internal sealed class ProxyTunnelMiddleware
             await rewriter.PrepareAsync(CancellationToken.None);
             if (rewriter.PendingConnect is null && !rewriter.IsEnded)
             {
-                // Absolute-form requests, or ordinary requests to this server; a CONNECT may still follow.
-                await RunKestrelPassAsync(context, new DuplexPipe(rewriter, sniffer));
+                // Absolute-form requests, or ordinary requests to this server; a CONNECT may still follow. The pass is
+                // run inline (as RunKestrelPassAsync does) so an idle keep-alive connection suspends one frame less.
+                var pass = new KestrelPassContext(context, new DuplexPipe(rewriter, sniffer));
+                try
+                {
+                    await _next(pass);
+                }
+                finally
+                {
+                    pass.End();
+                }
             }
 
             if (rewriter.PendingConnect is { } connect && !rewriter.Refused)
@@ -110,7 +119,11 @@ internal sealed class ProxyTunnelMiddleware
     private async Task RunTunnelAsync(ConnectionContext context, TransportLayer layer, ConnectRequest connect,
         RewritingPipeReader rewriter, ResponseSniffingWriter sniffer, ConnectionDeadline deadline)
     {
-        if (!await _connect.AuthorizeAsync(connect, layer.Output, context.ConnectionId, context.ConnectionClosed))
+        var authorized = await _connect.AuthorizeAsync(connect, layer.Output, context.ConnectionId, context.ConnectionClosed);
+
+        // The CONNECT head has served the authorizer; only a prefix resolver reads its headers again (tunnel requests).
+        connect.Forget(keepHeaders: _settings.FixedPrefix is null);
+        if (!authorized)
         {
             await LingerIfRefusedAsync(refused: true, layer);
             return;

@@ -1,17 +1,20 @@
+using System.Buffers;
 using System.Text;
 
 namespace ProxTunnel.Rewriting;
 
 /// <summary>
 /// The parsed form of one request head: offsets into the buffer it was parsed from plus the framing facts.
-/// One instance per connection, reset for every head, so parsing allocates nothing.
+/// One instance per connection, reset for every head, so parsing allocates nothing. Its line tables are rented
+/// per head and given back by <see cref="Release"/>, so an idle connection holds none (issue 13.1).
 /// </summary>
 internal sealed class RequestHead
 {
     public const int MaxHeaderCount = 100;
+    private const int InitialLines = 16;
 
-    private HeaderLine[] _lines = new HeaderLine[16];
-    private int[] _lineEnds = new int[16];
+    private HeaderLine[] _lines = [];
+    private int[] _lineEnds = [];
     private int _lineEndCount;
 
     public int MethodLength;
@@ -57,7 +60,7 @@ internal sealed class RequestHead
 
         if (_lineEndCount == _lineEnds.Length)
         {
-            Array.Resize(ref _lineEnds, _lineEnds.Length * 2);
+            Grow(ref _lineEnds, _lineEndCount);
         }
 
         _lineEnds[_lineEndCount++] = lf;
@@ -70,10 +73,42 @@ internal sealed class RequestHead
     {
         if (LineCount == _lines.Length)
         {
-            Array.Resize(ref _lines, _lines.Length * 2);
+            Grow(ref _lines, LineCount);
         }
 
         return ref _lines[LineCount++];
+    }
+
+    public bool HoldsTables => _lines.Length > 0 || _lineEnds.Length > 0;
+
+    /// <summary>Gives the line tables back to the pool once the head has been handled; the parsed lines are gone.</summary>
+    public void Release()
+    {
+        LineCount = 0;
+        _lineEndCount = 0;
+        if (_lines.Length > 0)
+        {
+            ArrayPool<HeaderLine>.Shared.Return(_lines);
+            _lines = [];
+        }
+
+        if (_lineEnds.Length > 0)
+        {
+            ArrayPool<int>.Shared.Return(_lineEnds);
+            _lineEnds = [];
+        }
+    }
+
+    private static void Grow<T>(ref T[] array, int used)
+    {
+        var larger = ArrayPool<T>.Shared.Rent(Math.Max(InitialLines, array.Length * 2));
+        array.AsSpan(0, used).CopyTo(larger);
+        if (array.Length > 0)
+        {
+            ArrayPool<T>.Shared.Return(array);
+        }
+
+        array = larger;
     }
 
     public static ReadOnlySpan<byte> Name(ReadOnlySpan<byte> head, in HeaderLine line) => head.Slice(line.Start, line.NameLength);

@@ -141,6 +141,8 @@ internal sealed class ResponseSniffingWriter : PipeWriter
             }
         }
 
+        // The block belongs to the inner writer from here on: keep no reference to it past the write.
+        _lastMemory = default;
         _inner.Advance(bytes);
     }
 

@@ -189,11 +189,40 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
             return _source.ReadAsync(cancellationToken);
         }
 
-        return ReadCoreAsync(cancellationToken);
+        if (_mode == Mode.ContentLengthBody && _bodyRemaining == 0)
+        {
+            _mode = Mode.Head;
+        }
+
+        if (_mode == Mode.Head && !_hasBuffer && !_awaitingHeadBytes)
+        {
+            // The next head, when the source has it now (pipelined or already received): no async frame at all.
+            var read = _source.ReadAsync(cancellationToken);
+            if (!read.IsCompletedSuccessfully)
+            {
+                return ReadCoreAsync(true, read, cancellationToken);
+            }
+
+            if (!AcceptHeadRead(read.Result))
+            {
+                return new(new ReadResult(default, true, false));
+            }
+
+            return TryHandOutBufferedHead(out var handed, out var pending, cancellationToken)
+                ? new(handed)
+                : ContinueHeadAsync(pending, cancellationToken);
+        }
+
+        return ReadCoreAsync(false, default, cancellationToken);
     }
 
+    /// <summary>A head that needs more than the synchronous path: its result, or the next read when a page was served.</summary>
+    private async ValueTask<ReadResult> ContinueHeadAsync(ValueTask<ReadResult?> pending, CancellationToken cancellationToken)
+        => await pending ?? await ReadCoreAsync(false, default, cancellationToken);
+
+    /// <summary><paramref name="headRead"/>: a read of the source for the next head already under way (from <see cref="ReadAsync"/>), when <paramref name="started"/>.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ReadResult> ReadCoreAsync(CancellationToken cancellationToken)
+    private async ValueTask<ReadResult> ReadCoreAsync(bool started, ValueTask<ReadResult> headRead, CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -247,8 +276,37 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
                     return body;
                 default:
-                    var head = await ReadHeadAsync(cancellationToken);
-                    if (head is { } handed)
+                    if (!_hasBuffer && !_awaitingHeadBytes)
+                    {
+                        // Waiting for the next head: await the source here, so only this (pooled) frame is suspended
+                        // on an idle connection, not the head parser's as well; and a connection that goes idle gives
+                        // its head's line tables back, one kept busy keeps them (issue 13.1).
+                        var pending = started ? headRead : _source.ReadAsync(cancellationToken);
+                        started = false;
+                        if (!pending.IsCompleted)
+                        {
+                            _head.Release();
+                        }
+
+                        if (!AcceptHeadRead(await pending))
+                        {
+                            return new ReadResult(default, true, false);
+                        }
+
+                        if (TryHandOutBufferedHead(out var handedNow, out var finishing, cancellationToken))
+                        {
+                            return handedNow;
+                        }
+
+                        if (await finishing is { } finished)
+                        {
+                            return finished;
+                        }
+
+                        continue;
+                    }
+
+                    if (await ReadHeadAsync(cancellationToken) is { } handed)
                     {
                         return handed;
                     }
@@ -256,6 +314,21 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                     continue;
             }
         }
+    }
+
+    /// <summary>Takes a source read for a head; false (nothing taken) when the read was canceled.</summary>
+    private bool AcceptHeadRead(in ReadResult sourceResult)
+    {
+        if (sourceResult.IsCanceled)
+        {
+            _source.AdvanceTo(sourceResult.Buffer.Start, sourceResult.Buffer.Start);
+            return false;
+        }
+
+        _buffer = sourceResult.Buffer;
+        _sourceCompleted = sourceResult.IsCompleted;
+        _hasBuffer = true;
+        return true;
     }
 
     private bool BodyPending() => _mode == Mode.ContentLengthBody ? _bodyRemaining > 0 : !_chunked.IsDone || _validated > 0;
@@ -440,8 +513,6 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     /// <summary>Reads and handles one head. Returns what Kestrel gets, or null when the loop should go on (a page the proxy answered).</summary>
     private async ValueTask<ReadResult?> ReadHeadAsync(CancellationToken cancellationToken)
     {
-        int headLength;
-        int skip;
         while (true)
         {
             if (!_hasBuffer)
@@ -458,90 +529,169 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                     return new ReadResult(default, false, true);
                 }
 
-                if (sourceResult.IsCanceled)
+                if (!AcceptHeadRead(sourceResult))
                 {
-                    _source.AdvanceTo(sourceResult.Buffer.Start, sourceResult.Buffer.Start);
                     return new ReadResult(default, true, false);
                 }
-
-                _buffer = sourceResult.Buffer;
-                _sourceCompleted = sourceResult.IsCompleted;
-                _hasBuffer = true;
             }
 
-            skip = RequestHeadParser.LeadingEmptyLines(_buffer);
-            var data = skip == 0 ? _buffer : _buffer.Slice(skip);
-            if (data.IsEmpty)
+            var step = ScanHead(out var headLength, out var skip, out var reason);
+            switch (step)
             {
-                if (_sourceCompleted)
-                {
-                    _mode = Mode.Ended;
+                case HeadStep.NeedMore:
+                    continue;
+                case HeadStep.EndOfInput:
                     return new ReadResult(default, false, true);
-                }
-
-                _source.AdvanceTo(_buffer.Start, _buffer.End);
-                _hasBuffer = false;
-                continue;
+                case HeadStep.Refuse:
+                    await RejectAsync(reason);
+                    return new ReadResult(default, false, true);
             }
 
-            var span = Linearize(data);
-            headLength = RequestHeadParser.FindHeadEnd(span, ref _scanned, ref _requestLineEnd,
-                _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out var reason, _head);
-            if (headLength < 0)
+            return await FinishHeadAsync(DecideHead(headLength, skip), cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The head in the buffer taken from the source: the whole of it was handed out synchronously (true), or
+    /// <paramref name="pending"/> finishes the work (the head is not complete yet, or needs a response or the resolver).
+    /// The common case (a whole head in one read) thus needs no async frame at all.
+    /// </summary>
+    private bool TryHandOutBufferedHead(out ReadResult result, out ValueTask<ReadResult?> pending, CancellationToken cancellationToken)
+    {
+        var step = ScanHead(out var headLength, out var skip, out var reason);
+        if (step == HeadStep.Complete)
+        {
+            var decision = DecideHead(headLength, skip);
+            if (decision.Action == HeadAction.HandOut)
             {
-                await RejectAsync(reason);
-                return new ReadResult(default, false, true);
+                ReleaseScratch();
+                result = decision.Result;
+                pending = default;
+                return true;
             }
 
-            if (headLength > 0)
+            pending = FinishHeadAsync(decision, cancellationToken);
+        }
+        else
+        {
+            pending = step switch
             {
-                break;
-            }
+                HeadStep.NeedMore => ReadHeadAsync(cancellationToken),
+                HeadStep.EndOfInput => new(new ReadResult(default, false, true)),
+                _ => RefuseHeadAsync(reason),
+            };
+        }
 
+        result = default;
+        return false;
+    }
+
+    private async ValueTask<ReadResult?> RefuseHeadAsync(RejectReason reason)
+    {
+        await RejectAsync(reason);
+        return new ReadResult(default, false, true);
+    }
+
+    private enum HeadStep
+    {
+        Complete,
+        NeedMore,
+        EndOfInput,
+        Refuse,
+    }
+
+    /// <summary>Looks for the end of the head in the buffer; on <see cref="HeadStep.NeedMore"/> the buffer is given back.</summary>
+    private HeadStep ScanHead(out int headLength, out int skip, out RejectReason reason)
+    {
+        reason = RejectReason.None;
+        headLength = 0;
+        skip = RequestHeadParser.LeadingEmptyLines(_buffer);
+        var data = skip == 0 ? _buffer : _buffer.Slice(skip);
+        if (data.IsEmpty)
+        {
             if (_sourceCompleted)
             {
-                // The client closed in the middle of a head: nothing to answer.
                 _mode = Mode.Ended;
-                return new ReadResult(default, false, true);
-            }
-
-            if (span.Length > _settings.MaxRequestLineSize + _settings.MaxRequestHeadersTotalSize)
-            {
-                await RejectAsync(RejectReason.HeadersTooLarge);
-                return new ReadResult(default, false, true);
+                return HeadStep.EndOfInput;
             }
 
             _source.AdvanceTo(_buffer.Start, _buffer.End);
             _hasBuffer = false;
-
-            // Waiting for the rest of a head: hold no pooled copy of its start meanwhile (the next read copies again).
-            ReleaseScratch();
-            if (!_awaitingHeadBytes)
-            {
-                ArmHeadTimeout();
-                _awaitingHeadBytes = true;
-            }
+            return HeadStep.NeedMore;
         }
 
+        var span = Linearize(data);
+        headLength = RequestHeadParser.FindHeadEnd(span, ref _scanned, ref _requestLineEnd,
+            _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out reason, _head);
+        if (headLength < 0)
+        {
+            return HeadStep.Refuse;
+        }
+
+        if (headLength > 0)
+        {
+            return HeadStep.Complete;
+        }
+
+        if (_sourceCompleted)
+        {
+            // The client closed in the middle of a head: nothing to answer.
+            _mode = Mode.Ended;
+            return HeadStep.EndOfInput;
+        }
+
+        if (span.Length > _settings.MaxRequestLineSize + _settings.MaxRequestHeadersTotalSize)
+        {
+            reason = RejectReason.HeadersTooLarge;
+            return HeadStep.Refuse;
+        }
+
+        _source.AdvanceTo(_buffer.Start, _buffer.End);
+        _hasBuffer = false;
+
+        // Waiting for the rest of a head: hold no pooled copy of its start meanwhile (the next read copies again).
+        ReleaseScratch();
+        if (!_awaitingHeadBytes)
+        {
+            ArmHeadTimeout();
+            _awaitingHeadBytes = true;
+        }
+
+        return HeadStep.NeedMore;
+    }
+
+    /// <summary>Parses the complete head found by <see cref="ScanHead"/> and decides what becomes of it.</summary>
+    private HeadDecision DecideHead(int headLength, int skip)
+    {
         var requestLineEnd = _requestLineEnd;
         _awaitingHeadBytes = false;
         _scanned = 0;
         _requestLineEnd = 0;
-        _headTimeout?.TryReset();
+        if (_headTimeout is not null)
+        {
+            // Only heads that arrive in pieces arm it: drop its timer rather than keep it for the connection's life.
+            _headTimeout.Dispose();
+            _headTimeout = null;
+        }
+
         var headData = skip == 0 ? _buffer : _buffer.Slice(skip);
         var headMemory = LinearizeMemory(headData, headLength);
         var parseReason = RequestHeadParser.Parse(headMemory.Span, requestLineEnd, _head);
         if (parseReason != RejectReason.None)
         {
-            await RejectAsync(parseReason);
-            return new ReadResult(default, false, true);
+            return HeadDecision.Refuse(parseReason);
         }
 
         _sourceHeadLength = skip + headLength;
-        var decision = HandleHead(headMemory);
+        return HandleHead(headMemory);
+    }
+
+    /// <summary>Finishes a decided head: awaits the resolver, serves a page or refuses; null when the loop goes on.</summary>
+    private async ValueTask<ReadResult?> FinishHeadAsync(HeadDecision decision, CancellationToken cancellationToken)
+    {
         if (decision.Action == HeadAction.Resolve)
         {
-            decision = await ResolveAsync(headMemory, cancellationToken);
+            decision = await ResolveAsync(decision.Head, cancellationToken);
         }
 
         // The head has been copied out (or refused): an idle connection holds no pooled head buffer (issue 13.1).
@@ -579,7 +729,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     }
 
     private readonly record struct HeadDecision(HeadAction Action, ReadResult Result, RejectReason Reason = RejectReason.None,
-        string? Realm = null, ReadOnlyMemory<byte> Page = default, bool Close = false)
+        string? Realm = null, ReadOnlyMemory<byte> Page = default, bool Close = false, ReadOnlyMemory<byte> Head = default)
     {
         public static HeadDecision Handed(ReadResult result) => new(HeadAction.HandOut, result);
 
@@ -662,7 +812,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         var hostString = host.IsEmpty ? _tunnel!.Host : TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host));
         _context.Set(headMemory, _head, route.Https ? "https" : "http", hostString, route.Port, PathString(headMemory.Span[route.PathAndQuery]),
             _tunnel is not null, _tunnel?.ConnectHeaders);
-        return new HeadDecision(HeadAction.Resolve, default);
+        return new HeadDecision(HeadAction.Resolve, default, Head: headMemory);
     }
 
     private async ValueTask<HeadDecision> ResolveAsync(ReadOnlyMemory<byte> headMemory, CancellationToken cancellationToken)
@@ -812,6 +962,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     /// <summary>True while the reader holds a pooled buffer: between requests it never does.</summary>
     internal bool HoldsPooledBuffers => _scratch is not null || _headOut is not null;
 
+    /// <summary>True while the parsed head keeps its pooled line tables: a connection waiting for its next head has none.</summary>
+    internal bool HoldsHeadTables => _head.HoldsTables;
+
     /// <summary>Returns pooled buffers once the head scratch is no longer needed, so idle connections hold none.</summary>
     private void ReleaseScratch()
     {
@@ -840,11 +993,13 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         }
 
         ReleaseScratch();
+        _head.Release();
         _mode = Mode.Ended;
     }
 
     public void Dispose()
     {
+        _head.Release();
         _headTimeout?.Dispose();
         _headTimeout = null;
     }

@@ -35,11 +35,8 @@ public sealed class RewriterIdleTests
     public async Task WhileAHeadArrivesInPieces_HoldsNoPooledBuffer()
     {
         var bytes = Encoding.ASCII.GetBytes(Request);
-        var settings = new RewriteSettings(new ProxyTunnelOptions { Prefix = "/p/" }, pages: null, NullLogger.Instance);
-        using var rewriter = new RewritingPipeReader(settings, "idle");
-        var responses = new Pipe();
         var source = new Pipe();
-        rewriter.Start(source.Reader, responses.Writer, new ResponseSniffingWriter(responses.Writer), tunnel: null);
+        using var rewriter = StartOn(source.Reader);
         await source.Writer.WriteAsync(bytes.AsMemory(0, 20));
         var pending = rewriter.ReadAsync();
         await source.Writer.WriteAsync(bytes.AsMemory(20, 20));
@@ -49,5 +46,33 @@ public sealed class RewriterIdleTests
         var head = await pending;
         rewriter.AdvanceTo(head.Buffer.End);
         Assert.That(rewriter.HoldsPooledBuffers, Is.False);
+    }
+
+    [Test]
+    public async Task WhileWaitingForTheNextHead_HoldsNoHeadTables()
+    {
+        var bytes = Encoding.ASCII.GetBytes(Request);
+        var source = new Pipe();
+        using var rewriter = StartOn(source.Reader);
+        await source.Writer.WriteAsync(bytes);
+        var head = await rewriter.ReadAsync();
+        rewriter.AdvanceTo(head.Buffer.End);
+
+        var next = rewriter.ReadAsync();
+        Assert.That(next.IsCompleted, Is.False);
+        Assert.That(rewriter.HoldsHeadTables, Is.False);
+        await source.Writer.WriteAsync(bytes);
+        head = await next;
+        Assert.That(Encoding.ASCII.GetString(head.Buffer.ToArray()), Does.StartWith("GET /p/http://example.com/a "));
+        rewriter.AdvanceTo(head.Buffer.End);
+    }
+
+    private static RewritingPipeReader StartOn(PipeReader source)
+    {
+        var settings = new RewriteSettings(new ProxyTunnelOptions { Prefix = "/p/" }, pages: null, NullLogger.Instance);
+        var rewriter = new RewritingPipeReader(settings, "idle");
+        var responses = new Pipe();
+        rewriter.Start(source, responses.Writer, new ResponseSniffingWriter(responses.Writer), tunnel: null);
+        return rewriter;
     }
 }
