@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace ProxTunnel.Certificates;
 
 /// <summary>Writes files that hold private keys: owner-only mode from the first byte, and atomically.</summary>
@@ -62,10 +64,25 @@ internal static class PrivateFile
                 return false;
             }
 
+            if (!OperatingSystem.IsWindows())
+            {
+                // On Unix, File.Move without overwrite checks for the target and then renames: two instances creating
+                // the root at once could both "win" (seen: two roots). link(2) fails with EEXIST instead, atomically.
+                if (Link(temp, path) == 0)
+                {
+                    return true;
+                }
+
+                if (Marshal.GetLastPInvokeError() == EExist)
+                {
+                    return false;
+                }
+
+                // A file system without hard links: fall back to the move below.
+            }
+
             try
             {
-                // A no-overwrite move is link(2)+unlink(2) on Unix: it fails instead of replacing a file that another
-                // process created in the meantime.
                 File.Move(temp, path, overwrite: false);
                 return true;
             }
@@ -79,6 +96,13 @@ internal static class PrivateFile
             TryDelete(temp);
         }
     }
+
+    /// <summary>EEXIST on Linux and macOS.</summary>
+    private const int EExist = 17;
+
+    [DllImport("libc", EntryPoint = "link", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int Link([MarshalAs(UnmanagedType.LPUTF8Str)] string existingPath, [MarshalAs(UnmanagedType.LPUTF8Str)] string newPath);
 
     private static void TryDelete(string path)
     {
