@@ -22,7 +22,7 @@ internal sealed class ConnectAuthorizer(RewriteSettings settings, ILogger logger
         }
 
         var request = new ProxyRequestContext();
-        request.Set(connect.Head, connect.Parsed, "https", TargetBuilder.NormalizeHost(connect.Host), connect.Port, "", isTunnel: true, connect.Headers);
+        request.Set(connect.Head, connect.Parsed, "https", connect.Host, connect.Port, "", isTunnel: true, connect.Headers);
         ProxyPrefixResult decision;
         try
         {

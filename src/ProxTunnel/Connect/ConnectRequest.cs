@@ -20,7 +20,7 @@ internal sealed class ConnectRequest
         ProxyAuthorization = proxyAuthorization;
     }
 
-    /// <summary>Lower-case, without brackets (IPv6) or a trailing dot.</summary>
+    /// <summary>The CONNECT host in canonical form (SPEC §3.1), as every later stage uses it.</summary>
     public string Host { get; }
 
     public int Port { get; }
