@@ -99,21 +99,16 @@ internal sealed class Http2TargetRewriter
             var host = url.AsSpan(0, urlLength)[hostRange];
             var pathAndQuery = url.AsSpan(0, urlLength)[pathRange];
             var kind = authority.IsEmpty ? _tunnelHostKind : _settings.ClassifyHost(host);
-            if (kind != 0)
+            switch (RequestRouter.RouteProxied(kind, pathAndQuery, _settings, out _))
             {
-                if (kind == 1 && _settings.Pages?.Find(pathAndQuery) is not null)
-                {
+                case RouteKind.ProxyPage:
                     // The library answers its own pages over HTTP/1.1 only: the client retries there (RFC 9113 §8.1).
                     return Http2Target.Fail(Http2ErrorCode.Http11Required, "a proxy host page asked for over HTTP/2");
-                }
-
-                return Build(ReadOnlySpan<byte>.Empty, host, port, pathAndQuery, withOrigin: false);
-            }
-
-            if (_settings.FixedPrefix is { } prefix)
-            {
-                _settings.Metrics.RequestsRewritten.Add(1);
-                return Build(prefix, host, port, pathAndQuery, withOrigin: true);
+                case RouteKind.ProxyHostPath:
+                    return Build(ReadOnlySpan<byte>.Empty, host, port, pathAndQuery, withOrigin: false);
+                case RouteKind.Prefixed:
+                    _settings.Metrics.RequestsRewritten.Add(1);
+                    return Build(_settings.FixedPrefix!, host, port, pathAndQuery, withOrigin: true);
             }
 
             var context = _context ??= new ProxyRequestContext();

@@ -49,17 +49,25 @@ internal static class RequestRouter
             kind = settings.ClassifyHost(head[host]);
         }
 
-        if (kind != 0)
-        {
-            if (kind == 1 && settings.Pages?.Find(head[pathAndQuery]) is { } page)
-            {
-                return new HeadRoute(RouteKind.ProxyPage, https, port, host, pathAndQuery, Page: page);
-            }
+        var route = RouteProxied(kind, head[pathAndQuery], settings, out var page);
+        return new HeadRoute(route, https, port, host, pathAndQuery, Page: page);
+    }
 
-            return new HeadRoute(RouteKind.ProxyHostPath, https, port, host, pathAndQuery);
+    /// <summary>
+    /// The route of a proxied URL once its host is classified, for HTTP/1.1 heads and HTTP/2 streams alike (SPEC §3.4):
+    /// one of the library's own pages (<paramref name="page"/>), another path on a proxy host, or a URL that gets the
+    /// fixed prefix or goes to the resolver. <c>hostKind</c> is <see cref="RewriteSettings.ClassifyHost(string)"/> of the URL's host.
+    /// </summary>
+    public static RouteKind RouteProxied(int hostKind, ReadOnlySpan<byte> pathAndQuery, RewriteSettings settings, out byte[]? page)
+    {
+        page = null;
+        if (hostKind == 0)
+        {
+            return settings.FixedPrefix is null ? RouteKind.Resolve : RouteKind.Prefixed;
         }
 
-        return new HeadRoute(settings.FixedPrefix is null ? RouteKind.Resolve : RouteKind.Prefixed, https, port, host, pathAndQuery);
+        page = hostKind == 1 ? settings.Pages?.Find(pathAndQuery) : null;
+        return page is null ? RouteKind.ProxyHostPath : RouteKind.ProxyPage;
     }
 
     private static Range Shift(Range range, int length, int by)
