@@ -1,3 +1,4 @@
+using System.Collections;
 using System.IO.Pipelines;
 using System.Net;
 using Microsoft.AspNetCore.Connections;
@@ -27,23 +28,38 @@ namespace ProxTunnel.Connection;
 /// request features it does not know fall back to these connection features, so the app sees
 /// <c>IProxyTunnelFeature</c> and the TLS features. <c>KestrelPassContextTests</c> pins the heartbeat and scheme facts.
 /// </para>
+/// <para>
+/// An idle keep-alive connection keeps its pass for as long as it lives, so the pass is one object (issue 13.1): it is
+/// its own feature collection (a <see cref="FeatureCollection"/> is created only when something is set), its own
+/// transport pipe, and keeps Kestrel's one heartbeat registration in a field; it locks on itself, which nobody else
+/// can reach as a lock (Kestrel sees it only as a context).
+/// </para>
 /// </summary>
-internal sealed class KestrelPassContext : ConnectionContext, IConnectionHeartbeatFeature, IConnectionLifetimeFeature, IConnectionTransportFeature
+internal sealed class KestrelPassContext : ConnectionContext, IFeatureCollection, IDuplexPipe, IConnectionHeartbeatFeature,
+    IConnectionLifetimeFeature, IConnectionTransportFeature
 {
     private readonly ConnectionContext _parent;
-    private readonly PassFeatures _features;
-    private readonly Lock _lock = new();
-    private List<KeyValuePair<Action<object>, object>>? _heartbeats;
+    private FeatureCollection? _set;
+    private PipeReader _input;
+    private PipeWriter _output;
+    private Action<object>? _heartbeat;
+    private object? _heartbeatState;
+
+    // Kestrel registers one heartbeat per pass; any further ones land here.
+    private List<KeyValuePair<Action<object>, object>>? _moreHeartbeats;
     private bool _registeredWithParent;
     private volatile bool _live = true;
 
-    public KestrelPassContext(ConnectionContext parent, IDuplexPipe transport)
+    public KestrelPassContext(ConnectionContext parent, PipeReader input, PipeWriter output)
     {
         _parent = parent;
-        Transport = transport;
+        _input = input;
+        _output = output;
+    }
 
-        // The features whose members act on the connection itself answer for this pass only.
-        _features = new PassFeatures(this, parent.Features);
+    public KestrelPassContext(ConnectionContext parent, IDuplexPipe transport)
+        : this(parent, transport.Input, transport.Output)
+    {
     }
 
     public override string ConnectionId
@@ -52,7 +68,8 @@ internal sealed class KestrelPassContext : ConnectionContext, IConnectionHeartbe
         set => _parent.ConnectionId = value;
     }
 
-    public override IFeatureCollection Features => _features;
+    // The features whose members act on the connection itself answer for this pass only.
+    public override IFeatureCollection Features => this;
 
     public override IDictionary<object, object?> Items
     {
@@ -60,7 +77,16 @@ internal sealed class KestrelPassContext : ConnectionContext, IConnectionHeartbe
         set => _parent.Items = value;
     }
 
-    public override IDuplexPipe Transport { get; set; }
+    /// <summary>This pass itself: its <see cref="Input"/> and <see cref="Output"/>; setting it takes the given pipe's two ends.</summary>
+    public override IDuplexPipe Transport
+    {
+        get => this;
+        set => (_input, _output) = (value.Input, value.Output);
+    }
+
+    public PipeReader Input => _input;
+
+    public PipeWriter Output => _output;
 
     public override CancellationToken ConnectionClosed
     {
@@ -80,13 +106,44 @@ internal sealed class KestrelPassContext : ConnectionContext, IConnectionHeartbe
         set => _parent.RemoteEndPoint = value;
     }
 
+    bool IFeatureCollection.IsReadOnly => false;
+
+    int IFeatureCollection.Revision => _set?.Revision ?? _parent.Features.Revision;
+
+    object? IFeatureCollection.this[Type key]
+    {
+        get
+        {
+            if (_set is null && (key == typeof(IConnectionHeartbeatFeature) || key == typeof(IConnectionLifetimeFeature)
+                || key == typeof(IConnectionTransportFeature)))
+            {
+                return this;
+            }
+
+            return _set is null ? _parent.Features[key] : _set[key];
+        }
+
+        set => OwnFeatures()[key] = value;
+    }
+
+    TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default => (TFeature?)((IFeatureCollection)this)[typeof(TFeature)];
+
+    void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default => ((IFeatureCollection)this)[typeof(TFeature)] = instance;
+
+    IEnumerator<KeyValuePair<Type, object>> IEnumerable<KeyValuePair<Type, object>>.GetEnumerator()
+        => ((IEnumerable<KeyValuePair<Type, object>>)OwnFeatures()).GetEnumerator();
+
+    IEnumerator IEnumerable.GetEnumerator() => ((IEnumerable)OwnFeatures()).GetEnumerator();
+
     /// <summary>Ends the pass: later heartbeats and aborts from it are dropped.</summary>
     public void End()
     {
-        lock (_lock)
+        lock (this)
         {
             _live = false;
-            _heartbeats = null;
+            _heartbeat = null;
+            _heartbeatState = null;
+            _moreHeartbeats = null;
         }
     }
 
@@ -108,14 +165,22 @@ internal sealed class KestrelPassContext : ConnectionContext, IConnectionHeartbe
 
     public void OnHeartbeat(Action<object> action, object state)
     {
-        lock (_lock)
+        lock (this)
         {
             if (!_live)
             {
                 return;
             }
 
-            (_heartbeats ??= new List<KeyValuePair<Action<object>, object>>(1)).Add(new(action, state));
+            if (_heartbeat is null)
+            {
+                (_heartbeat, _heartbeatState) = (action, state);
+            }
+            else
+            {
+                (_moreHeartbeats ??= new List<KeyValuePair<Action<object>, object>>(1)).Add(new(action, state));
+            }
+
             if (_registeredWithParent)
             {
                 return;
@@ -128,18 +193,36 @@ internal sealed class KestrelPassContext : ConnectionContext, IConnectionHeartbe
         _parent.Features.Get<IConnectionHeartbeatFeature>()?.OnHeartbeat(static state => ((KestrelPassContext)state).Tick(), this);
     }
 
+    /// <summary>A collection of this pass's own, made when something is set on it: the connection's stay untouched.</summary>
+    private FeatureCollection OwnFeatures()
+    {
+        if (_set is null)
+        {
+            _set = new FeatureCollection(_parent.Features);
+            _set.Set<IConnectionHeartbeatFeature>(this);
+            _set.Set<IConnectionLifetimeFeature>(this);
+            _set.Set<IConnectionTransportFeature>(this);
+        }
+
+        return _set;
+    }
+
     private void Tick()
     {
-        lock (_lock)
+        lock (this)
         {
-            if (!_live || _heartbeats is null)
+            if (!_live || _heartbeat is null)
             {
                 return;
             }
 
-            foreach (var (action, state) in _heartbeats)
+            _heartbeat(_heartbeatState!);
+            if (_moreHeartbeats is not null)
             {
-                action(state);
+                foreach (var (action, state) in _moreHeartbeats)
+                {
+                    action(state);
+                }
             }
         }
     }

@@ -23,6 +23,7 @@ internal sealed class ProxyTunnelMiddleware
     private const byte TlsHandshakeRecord = 0x16;
     private static readonly TimeSpan LingerTime = TimeSpan.FromMilliseconds(500);
     private const long MaxLingerBytes = 1 << 20;
+    private const int TimedOut = -2;
 
     private readonly ConnectionDelegate _next;
     private readonly ProxyTunnelOptions _options;
@@ -45,19 +46,25 @@ internal sealed class ProxyTunnelMiddleware
         _logger = logger;
     }
 
+    /// <summary>
+    /// One frame for the connection's whole life: an idle connection or tunnel suspends only here (awaiting Kestrel's
+    /// pass) and in the rewriter's read, holding what it still needs and nothing of the stages that are done (issue
+    /// 13.1). Those stages (the first byte, TLS, CONNECT) run in methods of their own that have returned by then.
+    /// </summary>
     public async Task OnConnectionAsync(ConnectionContext context)
     {
-        var layer = new TransportLayer(context.Transport.Input, context.Transport.Output);
-        TransportLayer? proxyTls = null;
-        using var rewriter = new RewritingPipeReader(_settings, context.ConnectionId);
-        using var deadline = new ConnectionDeadline();
+        var layer = context.Transport;
+        TlsLayer? proxyTls = null;
+        TlsLayer? tunnelTls = null;
+        var tunnelOpen = false;
+        var rewriter = new RewritingPipeReader(_settings, context.ConnectionId);
         try
         {
             // A client that sends nothing is closed quietly; once bytes arrive, the rewriter bounds the head (408).
-            var first = await PeekFirstByteAsync(layer.Input, deadline.Start(_options.RequestHeadersTimeout));
-            deadline.Stop();
+            var first = await PeekFirstByteAsync(layer.Input, _options.RequestHeadersTimeout);
             if (first < 0)
             {
+                LogIfTimedOut(context, first);
                 return;
             }
 
@@ -78,9 +85,8 @@ internal sealed class ProxyTunnelMiddleware
             await rewriter.PrepareAsync(CancellationToken.None);
             if (rewriter.PendingConnect is null && !rewriter.IsEnded)
             {
-                // Absolute-form requests, or ordinary requests to this server; a CONNECT may still follow. The pass is
-                // run inline (as RunKestrelPassAsync does) so an idle keep-alive connection suspends one frame less.
-                var pass = new KestrelPassContext(context, new DuplexPipe(rewriter, sniffer));
+                // Absolute-form requests, or ordinary requests to this server; a CONNECT may still follow.
+                var pass = new KestrelPassContext(context, rewriter, sniffer);
                 try
                 {
                     await _next(pass);
@@ -91,17 +97,55 @@ internal sealed class ProxyTunnelMiddleware
                 }
             }
 
-            if (rewriter.PendingConnect is { } connect && !rewriter.Refused)
+            if (rewriter.PendingConnect is null || rewriter.Refused)
             {
-                await RunTunnelAsync(context, layer, connect, rewriter, sniffer, deadline);
+                await LingerIfRefusedAsync(rewriter.Refused, layer);
                 return;
             }
 
-            await LingerIfRefusedAsync(rewriter.Refused, layer);
-        }
-        catch (OperationCanceledException) when (deadline.Expired)
-        {
-            ProxyTunnelLog.ClientGone(_logger, context.ConnectionId, "the client sent nothing in time");
+            var tunnel = await OpenTunnelAsync(context, layer, rewriter.PendingConnect);
+            if (tunnel.Target is not { } target)
+            {
+                return;
+            }
+
+            tunnelOpen = true;
+            tunnelTls = tunnel.Tls;
+            var tunnelLayer = (IDuplexPipe?)tunnelTls ?? layer;
+            sniffer.Reset(tunnelLayer.Output);
+            if (tunnelTls?.IsHttp2 == true)
+            {
+                // The input Kestrel gets is chosen once the tunnel's protocol is known: HTTP/2 (ALPN h2) gets the frame rewriter.
+                var wentAway = await Http2Tunnel.RunAsync(context, pass => RunKestrelPassAsync(context, pass), _http2, _settings,
+                    tunnelLayer.Input, sniffer, target);
+                await LingerIfRefusedAsync(wentAway, tunnelLayer);
+                return;
+            }
+
+            while (true)
+            {
+                rewriter.Start(tunnelLayer.Input, tunnelLayer.Output, sniffer, target);
+                var pass = new KestrelPassContext(context, rewriter, sniffer);
+                try
+                {
+                    await _next(pass);
+                }
+                finally
+                {
+                    pass.End();
+                }
+
+                // Kestrel ended its pass after an HTTP/1.0 keep-alive response it could not frame; when the writer gave
+                // it a length, the client goes on with its next request on this tunnel, served by a new pass.
+                if (rewriter.Refused || !await sniffer.FinishPassAsync(context.ConnectionClosed))
+                {
+                    break;
+                }
+
+                ProxyTunnelLog.Http10ResponseGivenLength(_logger, context.ConnectionId);
+            }
+
+            await LingerIfRefusedAsync(rewriter.Refused, tunnelLayer);
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException)
         {
@@ -109,15 +153,35 @@ internal sealed class ProxyTunnelMiddleware
         }
         finally
         {
+            if (tunnelOpen)
+            {
+                CloseTunnel();
+            }
+
+            if (tunnelTls is not null)
+            {
+                await tunnelTls.DisposeAsync();
+            }
+
             if (proxyTls is not null)
             {
                 await proxyTls.DisposeAsync();
             }
+
+            rewriter.Dispose();
         }
     }
 
-    private async Task RunTunnelAsync(ConnectionContext context, TransportLayer layer, ConnectRequest connect,
-        RewritingPipeReader rewriter, ResponseSniffingWriter sniffer, ConnectionDeadline deadline)
+    /// <summary>A tunnel ready for requests: its TLS layer (null for a plain tunnel) and where its requests point.</summary>
+    private readonly record struct OpenedTunnel(TlsLayer? Tls, TunnelTarget? Target);
+
+    /// <summary>
+    /// Answers a CONNECT: authorizes it, counts the tunnel, says 200, and terminates TLS inside when the client starts
+    /// it. Returns no target when the tunnel ended here (refused, closed, handshake failed); with a target, the tunnel
+    /// is counted open until <see cref="CloseTunnel"/>. Nothing of the CONNECT stays reachable from the caller's frame
+    /// but what the tunnel's requests read.
+    /// </summary>
+    private async Task<OpenedTunnel> OpenTunnelAsync(ConnectionContext context, IDuplexPipe layer, ConnectRequest connect)
     {
         var authorized = await _connect.AuthorizeAsync(connect, layer.Output, context.ConnectionId, context.ConnectionClosed);
 
@@ -126,7 +190,7 @@ internal sealed class ProxyTunnelMiddleware
         if (!authorized)
         {
             await LingerIfRefusedAsync(refused: true, layer);
-            return;
+            return default;
         }
 
         var limit = _options.MaxConcurrentTunnels;
@@ -136,20 +200,21 @@ internal sealed class ProxyTunnelMiddleware
             ProxyTunnelLog.TunnelLimitReached(_logger, context.ConnectionId, limit);
             await ProxyResponses.RefuseAsync(layer.Output, RejectReason.TooManyTunnels, null, _logger, _settings.Metrics, context.ConnectionId);
             await LingerIfRefusedAsync(refused: true, layer);
-            return;
+            return default;
         }
 
         _settings.Metrics.TunnelsOpened.Add(1);
         _settings.Metrics.TunnelsActive.Add(1);
-        TransportLayer? tls = null;
+        TlsLayer? tls = null;
+        var opened = false;
         try
         {
             await layer.Output.WriteAsync(connect.Http10 ? ProxyResponses.ConnectEstablished10 : ProxyResponses.ConnectEstablished11);
-            var first = await PeekFirstByteAsync(layer.Input, deadline.Start(_options.TlsHandshakeTimeout));
-            deadline.Stop();
+            var first = await PeekFirstByteAsync(layer.Input, _options.TlsHandshakeTimeout);
             if (first < 0)
             {
-                return;
+                LogIfTimedOut(context, first);
+                return default;
             }
 
             if (first == TlsHandshakeRecord)
@@ -157,7 +222,7 @@ internal sealed class ProxyTunnelMiddleware
                 tls = await _tls.AcceptAsync(context, layer, connect.Host, inTunnel: true);
                 if (tls is null)
                 {
-                    return;
+                    return default;
                 }
             }
             else
@@ -165,58 +230,39 @@ internal sealed class ProxyTunnelMiddleware
                 TlsTerminator.ClearFeatures(context);
             }
 
-            var tunnelLayer = tls ?? layer;
             var serverName = tls?.ServerName;
             var isTls = tls is not null;
             ProxyTunnelLog.TunnelOpened(_logger, context.ConnectionId, connect.Host, connect.Port, isTls, serverName);
             context.Features.Set<IProxyTunnelFeature>(new ProxyTunnelFeature(connect.Host, connect.Port, serverName, isTls, connect.ProxyAuthorization));
             var target = new TunnelTarget(isTls, string.IsNullOrEmpty(serverName) ? connect.Host : serverName, connect.Port, connect.Headers);
-            await ServeTunnelAsync(context, tunnelLayer, target, rewriter, sniffer);
+            opened = true;
+            return new OpenedTunnel(tls, target);
         }
         finally
         {
-            Interlocked.Decrement(ref _activeTunnels);
-            _settings.Metrics.TunnelsActive.Add(-1);
-            if (tls is not null)
+            if (!opened)
             {
-                await tls.DisposeAsync();
+                CloseTunnel();
+                if (tls is not null)
+                {
+                    await tls.DisposeAsync();
+                }
             }
         }
     }
 
-    /// <summary>
-    /// Serves the requests inside a tunnel. The input Kestrel gets is chosen here, once the tunnel's protocol is known:
-    /// HTTP/2 (ALPN <c>h2</c>) gets the frame rewriter, HTTP/1.1 the rewriting reader.
-    /// </summary>
-    private async Task ServeTunnelAsync(ConnectionContext context, TransportLayer tunnelLayer, TunnelTarget target,
-        RewritingPipeReader rewriter, ResponseSniffingWriter sniffer)
+    private void CloseTunnel()
     {
-        sniffer.Reset(tunnelLayer.Output);
-        if (tunnelLayer.IsHttp2)
+        Interlocked.Decrement(ref _activeTunnels);
+        _settings.Metrics.TunnelsActive.Add(-1);
+    }
+
+    private void LogIfTimedOut(ConnectionContext context, int first)
+    {
+        if (first == TimedOut)
         {
-            var wentAway = await Http2Tunnel.RunAsync(context, pass => RunKestrelPassAsync(context, pass), _http2, _settings,
-                tunnelLayer.Input, sniffer, target);
-            await LingerIfRefusedAsync(wentAway, tunnelLayer);
-            return;
+            ProxyTunnelLog.ClientGone(_logger, context.ConnectionId, "the client sent nothing in time");
         }
-
-        var transport = new DuplexPipe(rewriter, sniffer);
-        while (true)
-        {
-            rewriter.Start(tunnelLayer.Input, tunnelLayer.Output, sniffer, target);
-            await RunKestrelPassAsync(context, transport);
-
-            // Kestrel ended its pass after an HTTP/1.0 keep-alive response it could not frame; when the writer gave
-            // it a length, the client goes on with its next request on this tunnel, served by a new pass.
-            if (rewriter.Refused || !await sniffer.FinishPassAsync(context.ConnectionClosed))
-            {
-                break;
-            }
-
-            ProxyTunnelLog.Http10ResponseGivenLength(_logger, context.ConnectionId);
-        }
-
-        await LingerIfRefusedAsync(rewriter.Refused, tunnelLayer);
     }
 
     /// <summary>
@@ -240,7 +286,7 @@ internal sealed class ProxyTunnelMiddleware
     /// After the proxy refused a request, reads and drops what the client still sends, briefly: closing a socket with
     /// unread bytes sends a reset, which can destroy the responses to earlier pipelined requests still in flight.
     /// </summary>
-    private static async Task LingerIfRefusedAsync(bool refused, TransportLayer layer)
+    private static async Task LingerIfRefusedAsync(bool refused, IDuplexPipe layer)
     {
         if (!refused)
         {
@@ -272,25 +318,36 @@ internal sealed class ProxyTunnelMiddleware
         }
     }
 
-    /// <summary>The first byte the client sends, without taking it; -1 when the client closes first.</summary>
-    private static async ValueTask<int> PeekFirstByteAsync(PipeReader input, CancellationToken cancellationToken)
+    /// <summary>
+    /// The first byte the client sends, without taking it; -1 when the client closes first, <see cref="TimedOut"/> when it
+    /// sends nothing within <paramref name="timeout"/>. The timer lives only for this wait.
+    /// </summary>
+    private static async ValueTask<int> PeekFirstByteAsync(PipeReader input, TimeSpan timeout)
     {
-        while (true)
+        using var deadline = new CancellationTokenSource(timeout);
+        try
         {
-            var result = await input.ReadAsync(cancellationToken);
-            var buffer = result.Buffer;
-            if (!buffer.IsEmpty)
+            while (true)
             {
-                var first = buffer.FirstSpan[0];
-                input.AdvanceTo(buffer.Start);
-                return first;
-            }
+                var result = await input.ReadAsync(deadline.Token);
+                var buffer = result.Buffer;
+                if (!buffer.IsEmpty)
+                {
+                    var first = buffer.FirstSpan[0];
+                    input.AdvanceTo(buffer.Start);
+                    return first;
+                }
 
-            input.AdvanceTo(buffer.Start, buffer.End);
-            if (result.IsCompleted || result.IsCanceled)
-            {
-                return -1;
+                input.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return -1;
+                }
             }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested)
+        {
+            return TimedOut;
         }
     }
 

@@ -24,38 +24,18 @@ internal sealed class TlsTerminator(ProxyTunnelOptions options, ProxyCertificate
 {
     private static readonly List<SslApplicationProtocol> Http11Only = [SslApplicationProtocol.Http11];
     private static readonly List<SslApplicationProtocol> Http2AndHttp11 = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11];
+    private ServerOptionsSelectionCallback? _selectOptions;
 
     /// <summary>The TLS layer over <paramref name="layer"/>, or null when the handshake failed.</summary>
-    public async Task<TransportLayer?> AcceptAsync(ConnectionContext context, TransportLayer layer, string fallbackHost, bool inTunnel)
+    public async Task<TlsLayer?> AcceptAsync(ConnectionContext context, IDuplexPipe layer, string fallbackHost, bool inTunnel)
     {
-        var sslStream = new SslStream(new DuplexPipeStream(layer.Input, layer.Output), leaveInnerStreamOpen: true);
-        string? serverName = null;
+        var tls = new TlsLayer(new SslStream(new DuplexPipeStream(layer.Input, layer.Output), leaveInnerStreamOpen: true), fallbackHost, inTunnel);
         using var handshakeTimeout = new CancellationTokenSource(options.TlsHandshakeTimeout);
         try
         {
-            await sslStream.AuthenticateAsServerAsync(
-                async (stream, clientHello, state, cancellationToken) =>
-                {
-                    // SNI is the client's word: only a plain host name may name the certificate and the target.
-                    serverName = TargetBuilder.CanonicalServerName(clientHello.ServerName);
-                    var certificate = await authority.FindCertificateContextAsync(serverName, cancellationToken);
-                    if (certificate is null)
-                    {
-                        serverName = null;
-                        certificate = await authority.FindCertificateContextAsync(fallbackHost, cancellationToken) ?? authority.GetCertificateContext(fallbackHost);
-                    }
-
-                    return new SslServerAuthenticationOptions
-                    {
-                        ServerCertificateContext = certificate,
-                        ApplicationProtocols = inTunnel && OffersHttp2(serverName ?? fallbackHost) ? Http2AndHttp11 : Http11Only,
-                        EnabledSslProtocols = options.SslProtocols,
-                        ClientCertificateRequired = false,
-                        CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-                    };
-                },
-                null,
-                handshakeTimeout.Token);
+            // SslStream keeps the callback and its state for its whole life: one delegate per terminator, the layer as state.
+            _selectOptions ??= SelectOptionsAsync;
+            await tls.SslStream.AuthenticateAsServerAsync(_selectOptions, tls, handshakeTimeout.Token);
         }
 #pragma warning disable CA1031 // Whatever a client's handshake throws ends that connection only, quietly.
         catch (Exception ex)
@@ -71,24 +51,50 @@ internal sealed class TlsTerminator(ProxyTunnelOptions options, ProxyCertificate
                 ProxyTunnelLog.HandshakeFailed(logger, context.ConnectionId, ex);
             }
 
-            await sslStream.DisposeAsync();
+            await tls.SslStream.DisposeAsync();
             return null;
         }
 
         if (!inTunnel)
         {
-            ProxyTunnelLog.ProxyTlsAccepted(logger, context.ConnectionId, serverName);
+            ProxyTunnelLog.ProxyTlsAccepted(logger, context.ConnectionId, tls.ServerName);
         }
 
-        var feature = new TlsConnectionFeature(sslStream, serverName);
-        context.Features.Set<ITlsConnectionFeature>(feature);
-        context.Features.Set<ITlsHandshakeFeature>(feature);
-        context.Features.Set<ITlsApplicationProtocolFeature>(feature);
-        context.Features.Set<ISslStreamFeature>(feature);
+        context.Features.Set<ITlsConnectionFeature>(tls);
+        context.Features.Set<ITlsHandshakeFeature>(tls);
+        context.Features.Set<ITlsApplicationProtocolFeature>(tls);
+        context.Features.Set<ISslStreamFeature>(tls);
         var pool = context.Features.Get<IMemoryPoolFeature>()?.MemoryPool;
-        var input = PipeReader.Create(sslStream, new StreamPipeReaderOptions(pool, bufferSize: pool is null ? 4096 : -1, minimumReadSize: -1, leaveOpen: true, useZeroByteReads: true));
-        var output = PipeWriter.Create(sslStream, new StreamPipeWriterOptions(pool, leaveOpen: true));
-        return new TransportLayer(input, output, sslStream, serverName);
+        tls.Open(
+            PipeReader.Create(tls.SslStream, new StreamPipeReaderOptions(pool, bufferSize: pool is null ? 4096 : -1, minimumReadSize: -1, leaveOpen: true, useZeroByteReads: true)),
+            PipeWriter.Create(tls.SslStream, new StreamPipeWriterOptions(pool, leaveOpen: true)));
+        return tls;
+    }
+
+    /// <summary>The handshake's options for the client's hello; <paramref name="state"/> is the <see cref="TlsLayer"/> being opened.</summary>
+    private async ValueTask<SslServerAuthenticationOptions> SelectOptionsAsync(SslStream stream, SslClientHelloInfo clientHello, object? state,
+        CancellationToken cancellationToken)
+    {
+        var tls = (TlsLayer)state!;
+
+        // SNI is the client's word: only a plain host name may name the certificate and the target.
+        var serverName = TargetBuilder.CanonicalServerName(clientHello.ServerName);
+        var certificate = await authority.FindCertificateContextAsync(serverName, cancellationToken);
+        if (certificate is null)
+        {
+            serverName = null;
+            certificate = await authority.FindCertificateContextAsync(tls.FallbackHost, cancellationToken) ?? authority.GetCertificateContext(tls.FallbackHost);
+        }
+
+        tls.SetServerName(serverName);
+        return new SslServerAuthenticationOptions
+        {
+            ServerCertificateContext = certificate,
+            ApplicationProtocols = tls.InTunnel && OffersHttp2(serverName ?? tls.FallbackHost) ? Http2AndHttp11 : Http11Only,
+            EnabledSslProtocols = options.SslProtocols,
+            ClientCertificateRequired = false,
+            CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+        };
     }
 
     /// <summary>HTTP/2 only when it is on, and not to a proxy host: the library answers those itself, in HTTP/1.1.</summary>

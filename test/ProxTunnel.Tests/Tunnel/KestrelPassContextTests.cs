@@ -70,7 +70,8 @@ public sealed class KestrelPassContextTests
         {
             Assert.That(ticks, Is.EqualTo(1));
             Assert.That(connection.Aborts, Is.EqualTo(1));
-            Assert.That(pass.Features.Get<IConnectionTransportFeature>()!.Transport, Is.SameAs(connection.Transport));
+            Assert.That(pass.Features.Get<IConnectionTransportFeature>()!.Transport.Input, Is.SameAs(connection.Transport.Input));
+            Assert.That(pass.Features.Get<IConnectionTransportFeature>()!.Transport.Output, Is.SameAs(connection.Transport.Output));
         });
     }
 
