@@ -3,6 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using ProxTunnel.Connect;
@@ -19,7 +20,7 @@ namespace ProxTunnel.Rewriting;
 /// next head once the previous response is complete, so the few responses the proxy writes itself (errors, 407,
 /// the proxy host's pages) go straight to the transport then without racing Kestrel.
 /// </summary>
-internal sealed class RewritingPipeReader : PipeReader, IDisposable
+internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadResult>, IDisposable
 {
     private readonly RewriteSettings _settings;
     private readonly string _connectionId;
@@ -34,8 +35,15 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     private CancellationTokenSource? _headTimeout;
 
     private Mode _mode;
-    private ReadResult _prepared;
     private bool _hasPrepared;
+
+    // The read Kestrel waits on while the connection is idle (issue 13.1): this reader is its source, completed from a
+    // cached continuation on the source's read, instead of a suspended async frame. It also holds the first head
+    // prepared before Kestrel runs.
+    private ManualResetValueTaskSourceCore<ReadResult> _idleRead;
+    private ValueTask<ReadResult> _idleSourceRead;
+    private CancellationToken _idleCancellation;
+    private Action? _onIdleSourceRead;
     private ReadOnlySequence<byte> _buffer;
     private bool _hasBuffer;
     private bool _sourceCompleted;
@@ -168,7 +176,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     {
         if (await ReadHeadAsync(cancellationToken) is { } first)
         {
-            _prepared = first;
+            _idleRead.Reset();
+            _idleRead.SetResult(first);
             _hasPrepared = true;
         }
     }
@@ -181,7 +190,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         if (_hasPrepared)
         {
             _hasPrepared = false;
-            return ValueTask.FromResult(_prepared);
+            return new(this, _idleRead.Version);
         }
 
         if (_mode == Mode.Passthrough)
@@ -198,31 +207,108 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
         {
             // The next head, when the source has it now (pipelined or already received): no async frame at all.
             var read = _source.ReadAsync(cancellationToken);
-            if (!read.IsCompletedSuccessfully)
+            if (!read.IsCompleted)
             {
-                return ReadCoreAsync(true, read, cancellationToken);
+                return WaitForHead(read, cancellationToken);
             }
 
-            if (!AcceptHeadRead(read.Result))
-            {
-                return new(new ReadResult(default, true, false));
-            }
-
-            return TryHandOutBufferedHead(out var handed, out var pending, cancellationToken)
-                ? new(handed)
-                : ContinueHeadAsync(pending, cancellationToken);
+            // A read that failed throws from here, as the source's own would.
+            return read.IsCompletedSuccessfully ? HandleHeadRead(read.Result, cancellationToken) : read;
         }
 
-        return ReadCoreAsync(false, default, cancellationToken);
+        return ReadCoreAsync(cancellationToken);
     }
+
+    /// <summary>Takes the source's read for the next head and hands out what Kestrel gets: synchronously in the common case.</summary>
+    private ValueTask<ReadResult> HandleHeadRead(in ReadResult sourceResult, CancellationToken cancellationToken)
+    {
+        if (!AcceptHeadRead(sourceResult))
+        {
+            return new(new ReadResult(default, true, false));
+        }
+
+        return TryHandOutBufferedHead(out var handed, out var pending, cancellationToken)
+            ? new(handed)
+            : ContinueHeadAsync(pending, cancellationToken);
+    }
+
+    /// <summary>
+    /// The connection is idle: nothing buffered, the source's read pending. Kestrel waits on this reader as the
+    /// source of its read, so no async frame is suspended here, and the head's line tables go back to the pool.
+    /// </summary>
+    private ValueTask<ReadResult> WaitForHead(ValueTask<ReadResult> sourceRead, CancellationToken cancellationToken)
+    {
+        _head.Release();
+        _idleRead.Reset();
+        _idleSourceRead = sourceRead;
+        _idleCancellation = cancellationToken;
+        // OnCompleted, not UnsafeOnCompleted: the head is handled (and a resolver called) in the connection's context, as
+        // an awaiting frame would.
+        sourceRead.ConfigureAwait(false).GetAwaiter().OnCompleted(_onIdleSourceRead ??= OnIdleSourceRead);
+        return new(this, _idleRead.Version);
+    }
+
+    private void OnIdleSourceRead()
+    {
+        var sourceRead = _idleSourceRead;
+        var cancellationToken = _idleCancellation;
+        _idleSourceRead = default;
+        _idleCancellation = default;
+        ValueTask<ReadResult> handed;
+        try
+        {
+            handed = HandleHeadRead(sourceRead.Result, cancellationToken);
+        }
+#pragma warning disable CA1031 // Whatever the read or the head throws is Kestrel's to see, from its read.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _idleRead.SetException(ex);
+            return;
+        }
+
+        if (handed.IsCompletedSuccessfully)
+        {
+            _idleRead.SetResult(handed.Result);
+        }
+        else
+        {
+            // A head in pieces, a page or the resolver: rare, so this path may allocate.
+            _ = CompleteIdleReadAsync(handed);
+        }
+    }
+
+    private async Task CompleteIdleReadAsync(ValueTask<ReadResult> handed)
+    {
+        ReadResult result;
+        try
+        {
+            result = await handed.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // As above: Kestrel sees it from its read.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _idleRead.SetException(ex);
+            return;
+        }
+
+        _idleRead.SetResult(result);
+    }
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _idleRead.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _idleRead.GetStatus(token);
+
+    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        => _idleRead.OnCompleted(continuation, state, token, flags);
 
     /// <summary>A head that needs more than the synchronous path: its result, or the next read when a page was served.</summary>
     private async ValueTask<ReadResult> ContinueHeadAsync(ValueTask<ReadResult?> pending, CancellationToken cancellationToken)
-        => await pending ?? await ReadCoreAsync(false, default, cancellationToken);
+        => await pending ?? await ReadCoreAsync(cancellationToken);
 
-    /// <summary><paramref name="headRead"/>: a read of the source for the next head already under way (from <see cref="ReadAsync"/>), when <paramref name="started"/>.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ReadResult> ReadCoreAsync(bool started, ValueTask<ReadResult> headRead, CancellationToken cancellationToken)
+    private async ValueTask<ReadResult> ReadCoreAsync(CancellationToken cancellationToken)
     {
         while (true)
         {
@@ -281,8 +367,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
                         // Waiting for the next head: await the source here, so only this (pooled) frame is suspended
                         // on an idle connection, not the head parser's as well; and a connection that goes idle gives
                         // its head's line tables back, one kept busy keeps them (issue 13.1).
-                        var pending = started ? headRead : _source.ReadAsync(cancellationToken);
-                        started = false;
+                        var pending = _source.ReadAsync(cancellationToken);
                         if (!pending.IsCompleted)
                         {
                             _head.Release();
