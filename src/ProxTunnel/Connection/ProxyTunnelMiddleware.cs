@@ -53,33 +53,18 @@ internal sealed class ProxyTunnelMiddleware
     /// </summary>
     public async Task OnConnectionAsync(ConnectionContext context)
     {
-        var layer = context.Transport;
         TlsLayer? proxyTls = null;
         TlsLayer? tunnelTls = null;
         var tunnelOpen = false;
         var rewriter = new RewritingPipeReader(_settings, context.ConnectionId);
         try
         {
-            // A client that sends nothing is closed quietly; once bytes arrive, the rewriter bounds the head (408).
-            var first = await PeekFirstByteAsync(layer.Input, _options.RequestHeadersTimeout);
-            if (first < 0)
+            if (await OpenAsync(context) is not { } layer)
             {
-                LogIfTimedOut(context, first);
                 return;
             }
 
-            if (first == TlsHandshakeRecord && context.Features.Get<ITlsConnectionFeature>() is null)
-            {
-                // A client configured for an HTTPS proxy: TLS to the proxy itself, then CONNECT or absolute-form inside.
-                proxyTls = await _tls.AcceptAsync(context, layer, fallbackHost: LocalAddress(context), inTunnel: false);
-                if (proxyTls is null)
-                {
-                    return;
-                }
-
-                layer = proxyTls;
-            }
-
+            proxyTls = layer as TlsLayer;
             var sniffer = new ResponseSniffingWriter(layer.Output);
             rewriter.Start(layer.Input, layer.Output, sniffer, tunnel: null);
             await rewriter.PrepareAsync(CancellationToken.None);
@@ -109,22 +94,21 @@ internal sealed class ProxyTunnelMiddleware
                 return;
             }
 
+            // From here the tunnel is counted open, until the finally below closes it.
             tunnelOpen = true;
             tunnelTls = tunnel.Tls;
-            var tunnelLayer = (IDuplexPipe?)tunnelTls ?? layer;
-            sniffer.Reset(tunnelLayer.Output);
+            layer = tunnelTls ?? layer;
+            sniffer.Reset(layer.Output);
             if (tunnelTls?.IsHttp2 == true)
             {
                 // The input Kestrel gets is chosen once the tunnel's protocol is known: HTTP/2 (ALPN h2) gets the frame rewriter.
-                var wentAway = await Http2Tunnel.RunAsync(context, pass => RunKestrelPassAsync(context, pass), _http2, _settings,
-                    tunnelLayer.Input, sniffer, target);
-                await LingerIfRefusedAsync(wentAway, tunnelLayer);
+                await ServeHttp2Async(context, tunnelTls, sniffer, target);
                 return;
             }
 
             while (true)
             {
-                rewriter.Start(tunnelLayer.Input, tunnelLayer.Output, sniffer, target);
+                rewriter.Start(layer.Input, layer.Output, sniffer, target);
                 var pass = new KestrelPassContext(context, rewriter, sniffer);
                 try
                 {
@@ -145,7 +129,7 @@ internal sealed class ProxyTunnelMiddleware
                 ProxyTunnelLog.Http10ResponseGivenLength(_logger, context.ConnectionId);
             }
 
-            await LingerIfRefusedAsync(rewriter.Refused, tunnelLayer);
+            await LingerIfRefusedAsync(rewriter.Refused, layer);
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException)
         {
@@ -153,22 +137,55 @@ internal sealed class ProxyTunnelMiddleware
         }
         finally
         {
+            rewriter.Dispose();
             if (tunnelOpen)
             {
                 CloseTunnel();
             }
 
-            if (tunnelTls is not null)
-            {
-                await tunnelTls.DisposeAsync();
-            }
+            await DisposeLayersAsync(tunnelTls, proxyTls);
+        }
+    }
 
-            if (proxyTls is not null)
-            {
-                await proxyTls.DisposeAsync();
-            }
+    /// <summary>
+    /// Waits for the client's first byte and terminates TLS to the proxy itself when it starts a handshake: the layer
+    /// the proxy reads heads from, or null when the connection ended here.
+    /// </summary>
+    private async Task<IDuplexPipe?> OpenAsync(ConnectionContext context)
+    {
+        // A client that sends nothing is closed quietly; once bytes arrive, the rewriter bounds the head (408).
+        var first = await PeekFirstByteAsync(context.Transport.Input, _options.RequestHeadersTimeout);
+        if (first < 0)
+        {
+            LogIfTimedOut(context, first);
+            return null;
+        }
 
-            rewriter.Dispose();
+        if (first != TlsHandshakeRecord || context.Features.Get<ITlsConnectionFeature>() is not null)
+        {
+            return context.Transport;
+        }
+
+        // A client configured for an HTTPS proxy: TLS to the proxy itself, then CONNECT or absolute-form inside.
+        return await _tls.AcceptAsync(context, context.Transport, fallbackHost: LocalAddress(context), inTunnel: false);
+    }
+
+    private async Task ServeHttp2Async(ConnectionContext context, TlsLayer tls, ResponseSniffingWriter sniffer, TunnelTarget target)
+    {
+        var wentAway = await Http2Tunnel.RunAsync(context, pass => RunKestrelPassAsync(context, pass), _http2, _settings, tls.Input, sniffer, target);
+        await LingerIfRefusedAsync(wentAway, tls);
+    }
+
+    private static async Task DisposeLayersAsync(TlsLayer? tunnelTls, TlsLayer? proxyTls)
+    {
+        if (tunnelTls is not null)
+        {
+            await tunnelTls.DisposeAsync();
+        }
+
+        if (proxyTls is not null)
+        {
+            await proxyTls.DisposeAsync();
         }
     }
 

@@ -23,12 +23,18 @@ internal sealed class ResponseSniffingWriter : PipeWriter
     public const int MaxHeldResponse = 64 * 1024;
 
     private const int StatusLineProbe = 12; // "HTTP/1.1 101"
+    private static ReadOnlySpan<byte> SwitchingProtocols => "HTTP/1.1 101"u8;
     private const int MaxHeldHead = 16 * 1024;
-    private readonly byte[] _probe = new byte[StatusLineProbe];
+
+    // Task, not ValueTask: the middleware's frame, which lives as long as the connection, then needs one awaiter less.
+    private static readonly Task<bool> NotHeld = Task.FromResult(false);
     private PipeWriter _inner;
     private Memory<byte> _lastMemory;
+
+    // The status line is matched as it is written, byte by byte: no copy of it is kept (issue 13.1).
     private int _probed;
     private bool _armed;
+    private bool _probeMatches;
 
     // Holding an HTTP/1.0 response: everything Kestrel wrote so far, and where its head ends once known.
     private byte[]? _held;
@@ -55,6 +61,7 @@ internal sealed class ResponseSniffingWriter : PipeWriter
     {
         _armed = true;
         _probed = 0;
+        _probeMatches = true;
         SawSwitchingProtocols = false;
     }
 
@@ -70,14 +77,12 @@ internal sealed class ResponseSniffingWriter : PipeWriter
     /// Called when Kestrel's pass over the connection ended. Sends a held response; returns true when it went out with
     /// a length, so the connection stays open for the client's next request.
     /// </summary>
-    public async ValueTask<bool> FinishPassAsync(CancellationToken cancellationToken)
-    {
-        if (_held is null)
-        {
-            return false;
-        }
+    public Task<bool> FinishPassAsync(CancellationToken cancellationToken) => _held is null ? NotHeld : SendHeldAsync(cancellationToken);
 
-        var keep = _heldHeadEnd > 0 && FramedByClose(_held.AsSpan(0, _heldHeadEnd));
+    private async Task<bool> SendHeldAsync(CancellationToken cancellationToken)
+    {
+        var held = _held!;
+        var keep = _heldHeadEnd > 0 && FramedByClose(held.AsSpan(0, _heldHeadEnd));
         try
         {
             if (keep)
@@ -86,7 +91,7 @@ internal sealed class ResponseSniffingWriter : PipeWriter
             }
             else
             {
-                await _inner.WriteAsync(_held.AsMemory(0, _heldLength), cancellationToken);
+                await _inner.WriteAsync(held.AsMemory(0, _heldLength), cancellationToken);
             }
 
             await _inner.FlushAsync(cancellationToken);
@@ -131,13 +136,17 @@ internal sealed class ResponseSniffingWriter : PipeWriter
         if (_armed && bytes > 0)
         {
             var take = Math.Min(bytes, StatusLineProbe - _probed);
-            _lastMemory.Span[..take].CopyTo(_probe.AsSpan(_probed));
-            _probed += take;
+            foreach (var b in _lastMemory.Span[..take])
+            {
+                // "HTTP/1.x 101": any minor version.
+                _probeMatches &= _probed == 7 || b == SwitchingProtocols[_probed];
+                _probed++;
+            }
+
             if (_probed == StatusLineProbe)
             {
                 _armed = false;
-                var probe = _probe.AsSpan();
-                SawSwitchingProtocols = probe.StartsWith("HTTP/1."u8) && probe[8..].SequenceEqual(" 101"u8);
+                SawSwitchingProtocols = _probeMatches;
             }
         }
 

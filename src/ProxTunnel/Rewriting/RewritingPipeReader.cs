@@ -172,7 +172,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     /// Kestrel and the CONNECT is parsed by the same code as every other head. Afterwards <see cref="PendingConnect"/>
     /// is set for a CONNECT, <see cref="Refused"/> for a refusal, and a head for Kestrel waits for its first read.
     /// </summary>
-    public async ValueTask PrepareAsync(CancellationToken cancellationToken)
+    public async Task PrepareAsync(CancellationToken cancellationToken)
     {
         if (await ReadHeadAsync(cancellationToken) is { } first)
         {
