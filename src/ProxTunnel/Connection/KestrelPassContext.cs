@@ -42,11 +42,10 @@ internal sealed class KestrelPassContext : ConnectionContext, IFeatureCollection
     private FeatureCollection? _set;
     private PipeReader _input;
     private PipeWriter _output;
+
+    // Kestrel registers one heartbeat per pass: a slot for it, not a list.
     private Action<object>? _heartbeat;
     private object? _heartbeatState;
-
-    // Kestrel registers one heartbeat per pass; any further ones land here.
-    private List<KeyValuePair<Action<object>, object>>? _moreHeartbeats;
     private bool _registeredWithParent;
     private volatile bool _live = true;
 
@@ -143,7 +142,6 @@ internal sealed class KestrelPassContext : ConnectionContext, IFeatureCollection
             _live = false;
             _heartbeat = null;
             _heartbeatState = null;
-            _moreHeartbeats = null;
         }
     }
 
@@ -172,13 +170,19 @@ internal sealed class KestrelPassContext : ConnectionContext, IFeatureCollection
                 return;
             }
 
-            if (_heartbeat is null)
+            if (_heartbeat is not { } earlier)
             {
                 (_heartbeat, _heartbeatState) = (action, state);
             }
             else
             {
-                (_moreHeartbeats ??= new List<KeyValuePair<Action<object>, object>>(1)).Add(new(action, state));
+                // Any further registration joins the slot's callback: rare enough to allocate.
+                var earlierState = _heartbeatState!;
+                (_heartbeat, _heartbeatState) = (_ =>
+                {
+                    earlier(earlierState);
+                    action(state);
+                }, this);
             }
 
             if (_registeredWithParent)
@@ -217,13 +221,6 @@ internal sealed class KestrelPassContext : ConnectionContext, IFeatureCollection
             }
 
             _heartbeat(_heartbeatState!);
-            if (_moreHeartbeats is not null)
-            {
-                foreach (var (action, state) in _moreHeartbeats)
-                {
-                    action(state);
-                }
-            }
         }
     }
 }

@@ -30,19 +30,19 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     private ResponseSniffingWriter _sniffer = null!;
     private TunnelTarget? _tunnel;
     private int _tunnelHostKind;
-    private ProxyRequestContext? _context;
-    private HeadRoute _resolvedRoute;
+    private ResolverCall? _resolver;
     private CancellationTokenSource? _headTimeout;
 
     private Mode _mode;
     private bool _hasPrepared;
 
     // The read Kestrel waits on while the connection is idle (issue 13.1): this reader is its source, completed from a
-    // cached continuation on the source's read, instead of a suspended async frame. It also holds the first head
-    // prepared before Kestrel runs.
-    private ManualResetValueTaskSourceCore<ReadResult> _idleRead;
+    // cached continuation on the source's read, instead of a suspended async frame. _idleSourceRead is the source's
+    // read while it is pending, then the result Kestrel gets (also the first head, prepared before Kestrel runs).
+    private ManualResetValueTaskSourceCore<bool> _idleRead;
     private ValueTask<ReadResult> _idleSourceRead;
     private CancellationToken _idleCancellation;
+    private ExecutionContext? _idleContext;
     private Action? _onIdleSourceRead;
     private ReadOnlySequence<byte> _buffer;
     private bool _hasBuffer;
@@ -63,9 +63,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     private bool _holdResponse;
 
     private long _bodyRemaining;
-    private ChunkedBodyValidator _chunked;
-    private long _validated;
-    private long _chunkedConsumed;
+    private ChunkedBody? _chunkedBody;
     private RejectReason _bodyError;
 
     // Kestrel examined every good byte before a refused one and still wants more: the next read fails the body.
@@ -177,7 +175,8 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         if (await ReadHeadAsync(cancellationToken) is { } first)
         {
             _idleRead.Reset();
-            _idleRead.SetResult(first);
+            _idleSourceRead = new(first);
+            _idleRead.SetResult(true);
             _hasPrepared = true;
         }
     }
@@ -242,13 +241,29 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         _idleRead.Reset();
         _idleSourceRead = sourceRead;
         _idleCancellation = cancellationToken;
-        // OnCompleted, not UnsafeOnCompleted: the head is handled (and a resolver called) in the connection's context, as
-        // an awaiting frame would.
-        sourceRead.ConfigureAwait(false).GetAwaiter().OnCompleted(_onIdleSourceRead ??= OnIdleSourceRead);
+
+        // The head is handled (and a resolver called) in the connection's execution context, as an awaiting frame
+        // would; captured here rather than by the source, which would keep an object for it per connection.
+        _idleContext = ExecutionContext.Capture();
+        sourceRead.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onIdleSourceRead ??= OnIdleSourceRead);
         return new(this, _idleRead.Version);
     }
 
     private void OnIdleSourceRead()
+    {
+        var context = _idleContext;
+        _idleContext = null;
+        if (context is null)
+        {
+            HandleIdleSourceRead();
+        }
+        else
+        {
+            ExecutionContext.Run(context, static reader => ((RewritingPipeReader)reader!).HandleIdleSourceRead(), this);
+        }
+    }
+
+    private void HandleIdleSourceRead()
     {
         var sourceRead = _idleSourceRead;
         var cancellationToken = _idleCancellation;
@@ -269,7 +284,8 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
 
         if (handed.IsCompletedSuccessfully)
         {
-            _idleRead.SetResult(handed.Result);
+            _idleSourceRead = handed;
+            _idleRead.SetResult(true);
         }
         else
         {
@@ -293,10 +309,17 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             return;
         }
 
-        _idleRead.SetResult(result);
+        _idleSourceRead = new(result);
+        _idleRead.SetResult(true);
     }
 
-    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _idleRead.GetResult(token);
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
+    {
+        _idleRead.GetResult(token);
+        var result = _idleSourceRead.Result;
+        _idleSourceRead = default;
+        return result;
+    }
 
     ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _idleRead.GetStatus(token);
 
@@ -416,16 +439,16 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         return true;
     }
 
-    private bool BodyPending() => _mode == Mode.ContentLengthBody ? _bodyRemaining > 0 : !_chunked.IsDone || _validated > 0;
+    private bool BodyPending() => _mode == Mode.ContentLengthBody ? _bodyRemaining > 0 : !Chunked.IsDone || _chunkedBody!.Validated > 0;
 
     private void Accept(in ReadResult sourceResult)
     {
         _buffer = sourceResult.Buffer;
         _sourceCompleted = sourceResult.IsCompleted;
         _hasBuffer = true;
-        if (_mode == Mode.ChunkedBody && _bodyError == RejectReason.None && !_chunked.IsDone && _validated < _buffer.Length)
+        if (_mode == Mode.ChunkedBody && _bodyError == RejectReason.None && !Chunked.IsDone && _chunkedBody!.Validated < _buffer.Length)
         {
-            _validated += _chunked.Accept(_buffer.Slice(_validated), out _bodyError);
+            _chunkedBody!.Validated += Chunked.Accept(_buffer.Slice(_chunkedBody!.Validated), out _bodyError);
             if (_bodyError != RejectReason.None)
             {
                 _settings.Metrics.BadRequests.Add(1);
@@ -437,7 +460,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     /// <summary>The body bytes Kestrel may have now: never past the end of the body or past a refused byte.</summary>
     private ReadResult HandOutBody()
     {
-        var available = _mode == Mode.ContentLengthBody ? Math.Min(_buffer.Length, _bodyRemaining) : Math.Min(_validated, ChunkedLimit());
+        var available = _mode == Mode.ContentLengthBody ? Math.Min(_buffer.Length, _bodyRemaining) : Math.Min(_chunkedBody!.Validated, ChunkedLimit());
         _handed = available;
         if (_bodyError != RejectReason.None && (available == 0 || _bodyStalled))
         {
@@ -447,7 +470,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         // A client that stops mid-body ends Kestrel's input after the last good byte: Kestrel then aborts the request.
         // A refused byte takes precedence: the read after the good bytes fails the body.
         var ended = _bodyError == RejectReason.None && _sourceCompleted
-            && (_mode == Mode.ChunkedBody ? !_chunked.IsDone : available == _buffer.Length);
+            && (_mode == Mode.ChunkedBody ? !Chunked.IsDone : available == _buffer.Length);
         if (ended)
         {
             _mode = Mode.Ended;
@@ -480,23 +503,23 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     /// </summary>
     private long ChunkedLimit()
     {
-        var trailerStart = _chunked.TrailerStart;
-        return trailerStart < 0 || (_chunked.IsDone && _chunked.RemovedTrailers is null) ? long.MaxValue : trailerStart - _chunkedConsumed;
+        var trailerStart = Chunked.TrailerStart;
+        return trailerStart < 0 || (Chunked.IsDone && Chunked.RemovedTrailers is null) ? long.MaxValue : trailerStart - _chunkedBody!.Consumed;
     }
 
-    private bool TrailersReady() => _mode == Mode.ChunkedBody && _chunked.IsDone && _chunked.RemovedTrailers is not null
-        && _chunkedConsumed == _chunked.TrailerStart && _bodyError == RejectReason.None;
+    private bool TrailersReady() => _mode == Mode.ChunkedBody && Chunked.IsDone && Chunked.RemovedTrailers is not null
+        && _chunkedBody!.Consumed == Chunked.TrailerStart && _bodyError == RejectReason.None;
 
     /// <summary>Hands Kestrel the trailer section without the removed lines, through the same path as a rewritten head.</summary>
     private ReadResult HandOutTrailers()
     {
-        var start = _chunked.TrailerStart;
-        var length = (int)(_chunked.Position - start);
+        var start = Chunked.TrailerStart;
+        var length = (int)(Chunked.Position - start);
         var output = ArrayPool<byte>.Shared.Rent(length);
         var source = _buffer.Slice(0, length);
         var written = 0;
         long from = 0;
-        foreach (var (lineStart, lineEnd) in _chunked.RemovedTrailers!)
+        foreach (var (lineStart, lineEnd) in Chunked.RemovedTrailers!)
         {
             source.Slice(from, lineStart - start - from).CopyTo(output.AsSpan(written));
             written += (int)(lineStart - start - from);
@@ -541,8 +564,8 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                 }
                 else
                 {
-                    _validated -= consumedBytes;
-                    _chunkedConsumed += consumedBytes;
+                    _chunkedBody!.Validated -= consumedBytes;
+                    _chunkedBody!.Consumed += consumedBytes;
                 }
 
                 _bodyStalled = _bodyError != RejectReason.None && examinedBytes == _handed;
@@ -551,7 +574,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                 // (an unfinished chunk line): wait for new bytes rather than spin on the same ones. A complete trailer
                 // section held back is handed out on the next read instead.
                 if (examinedBytes == _handed && _handed < _buffer.Length && BodyPending() && _bodyError == RejectReason.None
-                    && !(_mode == Mode.ChunkedBody && _chunked.IsDone))
+                    && !(_mode == Mode.ChunkedBody && Chunked.IsDone))
                 {
                     examined = _buffer.End;
                 }
@@ -891,18 +914,18 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     /// <summary>Hands the request to the resolver; <see cref="ReadHeadAsync"/> awaits it in <see cref="ResolveAsync"/>.</summary>
     private HeadDecision Resolve(ReadOnlyMemory<byte> headMemory, HeadRoute route)
     {
-        _context ??= new ProxyRequestContext();
-        _resolvedRoute = route;
+        _resolver ??= new ResolverCall();
+        _resolver.Route = route;
         var host = headMemory.Span[route.Host];
         var hostString = host.IsEmpty ? _tunnel!.Host : TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host));
-        _context.Set(headMemory, _head, route.Https ? "https" : "http", hostString, route.Port, PathString(headMemory.Span[route.PathAndQuery]),
+        _resolver.Context.Set(headMemory, _head, route.Https ? "https" : "http", hostString, route.Port, PathString(headMemory.Span[route.PathAndQuery]),
             _tunnel is not null, _tunnel?.ConnectHeaders);
         return new HeadDecision(HeadAction.Resolve, default, Head: headMemory);
     }
 
     private async ValueTask<HeadDecision> ResolveAsync(ReadOnlyMemory<byte> headMemory, CancellationToken cancellationToken)
     {
-        var resolution = await PrefixResolution.ResolveAsync(_settings, _context!, _connectionId, cancellationToken);
+        var resolution = await PrefixResolution.ResolveAsync(_settings, _resolver!.Context, _connectionId, cancellationToken);
         if (resolution.ChallengeRealm is { } realm)
         {
             return HeadDecision.Refuse(RejectReason.ProxyAuthenticationRequired, realm);
@@ -914,7 +937,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         }
 
         var head = headMemory.Span;
-        var route = _resolvedRoute;
+        var route = _resolver.Route;
         return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), head[route.Host],
             default, route.Https, route.Port, _tunnel)));
     }
@@ -945,9 +968,10 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         else if (_head.IsChunked)
         {
             _afterHead = Mode.ChunkedBody;
-            _chunked.Reset(_settings.MaxRequestHeadersTotalSize);
-            _validated = 0;
-            _chunkedConsumed = 0;
+            _chunkedBody ??= new ChunkedBody();
+            Chunked.Reset(_settings.MaxRequestHeadersTotalSize);
+            _chunkedBody.Validated = 0;
+            _chunkedBody.Consumed = 0;
             _bodyError = RejectReason.None;
             _bodyStalled = false;
         }
@@ -1080,6 +1104,24 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         ReleaseScratch();
         _head.Release();
         _mode = Mode.Ended;
+    }
+
+    /// <summary>The chunked-body state, made on a connection's first chunked request: idle connections that never sent one carry none.</summary>
+    private sealed class ChunkedBody
+    {
+        public ChunkedBodyValidator Validator;
+        public long Validated;
+        public long Consumed;
+    }
+
+    private ref ChunkedBodyValidator Chunked => ref _chunkedBody!.Validator;
+
+    /// <summary>What the resolver path keeps between deciding a head and the resolver's answer: made on first use.</summary>
+    private sealed class ResolverCall
+    {
+        public ProxyRequestContext Context { get; } = new();
+
+        public HeadRoute Route { get; set; }
     }
 
     public void Dispose()
