@@ -20,9 +20,17 @@ internal sealed class DuplexPipeStream(PipeReader input, PipeWriter output) : St
 
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    // An idle TLS connection waits in SslStream's zero-byte read: a frame of its own, which holds only the read.
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        => buffer.Length == 0 ? WaitForDataAsync(cancellationToken) : ReadCoreAsync(buffer, cancellationToken);
+
+    private async ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken) => Take(await input.ReadAsync(cancellationToken), default);
+
+    private async ValueTask<int> ReadCoreAsync(Memory<byte> buffer, CancellationToken cancellationToken) => Take(await input.ReadAsync(cancellationToken), buffer);
+
+    /// <summary>Copies what fits into <paramref name="buffer"/> and takes it from the pipe; a zero-byte read takes nothing.</summary>
+    private int Take(in ReadResult result, Memory<byte> buffer)
     {
-        var result = await input.ReadAsync(cancellationToken);
         var data = result.Buffer;
         if (result.IsCanceled)
         {

@@ -53,25 +53,25 @@ internal sealed class ProxyTunnelMiddleware
     /// </summary>
     public async Task OnConnectionAsync(ConnectionContext context)
     {
-        TlsLayer? proxyTls = null;
+        // Locals here live as long as the connection: the sniffer and the tunnel's target are the rewriter's to keep.
+        IDuplexPipe? layer = null;
         TlsLayer? tunnelTls = null;
         var tunnelOpen = false;
         var rewriter = new RewritingPipeReader(_settings, context.ConnectionId);
         try
         {
-            if (await OpenAsync(context) is not { } layer)
+            layer = await OpenAsync(context);
+            if (layer is null)
             {
                 return;
             }
 
-            proxyTls = layer as TlsLayer;
-            var sniffer = new ResponseSniffingWriter(layer.Output);
-            rewriter.Start(layer.Input, layer.Output, sniffer, tunnel: null);
+            rewriter.Start(layer.Input, layer.Output, new ResponseSniffingWriter(layer.Output), tunnel: null);
             await rewriter.PrepareAsync(CancellationToken.None);
             if (rewriter.PendingConnect is null && !rewriter.IsEnded)
             {
                 // Absolute-form requests, or ordinary requests to this server; a CONNECT may still follow.
-                var pass = new KestrelPassContext(context, rewriter, sniffer);
+                var pass = new KestrelPassContext(context, rewriter, rewriter.Sniffer);
                 try
                 {
                     await _next(pass);
@@ -89,7 +89,7 @@ internal sealed class ProxyTunnelMiddleware
             }
 
             var tunnel = await OpenTunnelAsync(context, layer, rewriter.PendingConnect);
-            if (tunnel.Target is not { } target)
+            if (tunnel.Target is null)
             {
                 return;
             }
@@ -97,19 +97,19 @@ internal sealed class ProxyTunnelMiddleware
             // From here the tunnel is counted open, until the finally below closes it.
             tunnelOpen = true;
             tunnelTls = tunnel.Tls;
-            layer = tunnelTls ?? layer;
-            sniffer.Reset(layer.Output);
+            IDuplexPipe tunnelLayer = tunnelTls ?? layer;
+            rewriter.Sniffer.Reset(tunnelLayer.Output);
             if (tunnelTls?.IsHttp2 == true)
             {
                 // The input Kestrel gets is chosen once the tunnel's protocol is known: HTTP/2 (ALPN h2) gets the frame rewriter.
-                await ServeHttp2Async(context, tunnelTls, sniffer, target);
+                await ServeHttp2Async(context, tunnelTls, rewriter.Sniffer, tunnel.Target);
                 return;
             }
 
+            rewriter.Start(tunnelLayer.Input, tunnelLayer.Output, rewriter.Sniffer, tunnel.Target);
             while (true)
             {
-                rewriter.Start(layer.Input, layer.Output, sniffer, target);
-                var pass = new KestrelPassContext(context, rewriter, sniffer);
+                var pass = new KestrelPassContext(context, rewriter, rewriter.Sniffer);
                 try
                 {
                     await _next(pass);
@@ -121,15 +121,16 @@ internal sealed class ProxyTunnelMiddleware
 
                 // Kestrel ended its pass after an HTTP/1.0 keep-alive response it could not frame; when the writer gave
                 // it a length, the client goes on with its next request on this tunnel, served by a new pass.
-                if (rewriter.Refused || !await sniffer.FinishPassAsync(context.ConnectionClosed))
+                if (rewriter.Refused || !await rewriter.Sniffer.FinishPassAsync(context.ConnectionClosed))
                 {
                     break;
                 }
 
                 ProxyTunnelLog.Http10ResponseGivenLength(_logger, context.ConnectionId);
+                rewriter.Restart();
             }
 
-            await LingerIfRefusedAsync(rewriter.Refused, layer);
+            await LingerIfRefusedAsync(rewriter.Refused, (IDuplexPipe?)tunnelTls ?? layer);
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException)
         {
@@ -143,7 +144,7 @@ internal sealed class ProxyTunnelMiddleware
                 CloseTunnel();
             }
 
-            await DisposeLayersAsync(tunnelTls, proxyTls);
+            await DisposeLayersAsync(tunnelTls, layer as TlsLayer);
         }
     }
 
@@ -247,11 +248,18 @@ internal sealed class ProxyTunnelMiddleware
                 TlsTerminator.ClearFeatures(context);
             }
 
+            // The SNI name is usually the CONNECT host: keep one string of it for the tunnel's life.
+            if (tls?.ServerName == connect.Host)
+            {
+                tls.SetServerName(connect.Host);
+            }
+
             var serverName = tls?.ServerName;
             var isTls = tls is not null;
             ProxyTunnelLog.TunnelOpened(_logger, context.ConnectionId, connect.Host, connect.Port, isTls, serverName);
-            context.Features.Set<IProxyTunnelFeature>(new ProxyTunnelFeature(connect.Host, connect.Port, serverName, isTls, connect.ProxyAuthorization));
-            var target = new TunnelTarget(isTls, string.IsNullOrEmpty(serverName) ? connect.Host : serverName, connect.Port, connect.Headers);
+            var target = new TunnelTarget(isTls, string.IsNullOrEmpty(serverName) ? connect.Host : serverName, connect.Port, connect.Headers,
+                connect.Host, serverName, connect.ProxyAuthorization);
+            context.Features.Set<IProxyTunnelFeature>(target);
             opened = true;
             return new OpenedTunnel(tls, target);
         }

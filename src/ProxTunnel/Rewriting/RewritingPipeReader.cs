@@ -93,6 +93,12 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     /// <summary>True when the proxy refused a request on this connection and answered it itself.</summary>
     public bool Refused { get; private set; }
 
+    /// <summary>The writer Kestrel's responses go through, given to <see cref="Start"/>.</summary>
+    public ResponseSniffingWriter Sniffer => _sniffer;
+
+    /// <summary>Starts again where the last pass ended (same source, writer and tunnel), for the next Kestrel pass.</summary>
+    public void Restart() => Start(_source, _responses, _sniffer, _tunnel);
+
     /// <summary>Starts rewriting <paramref name="source"/>; <paramref name="tunnel"/> is null on a plain proxy connection.</summary>
     public void Start(PipeReader source, PipeWriter responses, ResponseSniffingWriter sniffer, TunnelTarget? tunnel)
     {
