@@ -14,6 +14,9 @@ internal static class IdleMemoryScenarios
 {
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
 
+    /// <summary>Connections of each further kind opened once before measuring, to compile its path.</summary>
+    private const int WarmUpPerKind = 500;
+
     /// <summary>Seconds to keep each kind's connections open after measuring (<c>--idle-hold</c>), for heap dumps.</summary>
     public static int HoldSeconds { get; set; }
 
@@ -35,7 +38,7 @@ internal static class IdleMemoryScenarios
     {
         var root = Path.Combine(server.Directory, "root.cer");
         await File.WriteAllBytesAsync(root, server.Authority.ExportRoot(CertificateExportFormat.Der));
-        Console.WriteLine($"Server memory per idle connection ({count} held by a child process, after an unrecorded warm-up round; RSS from /proc/self/status after full GCs and malloc_trim, and live managed heap):");
+        Console.WriteLine($"Server memory per idle connection ({count} held by a child process, after unrecorded warm-up rounds (every kind); RSS from /proc/self/status after full GCs and malloc_trim, and live managed heap):");
         var costs = new Dictionary<string, (double Rss, double Managed)>();
         // In the order asked for (the first kind measured also pays one-time growth, so compare orders when in doubt).
         var kinds = modes is null ? Kinds : modes.Select(mode => Kinds.Single(kind => kind.Mode == mode)).Distinct().ToArray();
@@ -43,6 +46,14 @@ internal static class IdleMemoryScenarios
         // One unrecorded round first: the first batch of connections also pays one-time growth (thread-pool threads
         // and their stacks, allocator arenas, GC bookkeeping), which made whichever kind ran first look ~10 KiB dearer.
         await IdleCostAsync(kinds[0].Mode, kinds[0].EndPoint(server), count, root, warmUp: true);
+
+        // Each other kind's code path is compiled and its types loaded once per process (JIT code and loader heaps are
+        // RSS): a small unrecorded round per kind keeps that one-time cost out of whichever kind runs it first.
+        foreach (var kind in kinds.Skip(1))
+        {
+            await IdleCostAsync(kind.Mode, kind.EndPoint(server), Math.Min(count, WarmUpPerKind), root, warmUp: true);
+        }
+
         foreach (var kind in kinds)
         {
             costs[kind.Mode] = await IdleCostAsync(kind.Mode, kind.EndPoint(server), count, root);
