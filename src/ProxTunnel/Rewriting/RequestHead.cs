@@ -20,20 +20,40 @@ internal sealed class RequestHead
     public int MethodLength;
     public int TargetStart;
     public int TargetLength;
-    public bool IsHttp10;
-    public bool IsConnect;
     public int RequestLineEnd;
     public int LineCount;
 
     /// <summary>-1 when absent.</summary>
     public long ContentLength;
-    public bool HasTransferEncoding;
-    public bool IsChunked;
-    public bool ConnectionUpgrade;
+    public int HostLine;
+
+    // The framing facts as bits of one byte: every connection keeps its head object for its whole life (issue 13.1).
+    private Facts _facts;
+
+    [Flags]
+    private enum Facts : byte
+    {
+        None = 0,
+        Http10 = 1,
+        Connect = 2,
+        TransferEncoding = 4,
+        Chunked = 8,
+        Upgrade = 16,
+        KeepAlive = 32,
+    }
+
+    public bool IsHttp10 { get => Has(Facts.Http10); set => Set(Facts.Http10, value); }
+
+    public bool IsConnect { get => Has(Facts.Connect); set => Set(Facts.Connect, value); }
+
+    public bool HasTransferEncoding { get => Has(Facts.TransferEncoding); set => Set(Facts.TransferEncoding, value); }
+
+    public bool IsChunked { get => Has(Facts.Chunked); set => Set(Facts.Chunked, value); }
+
+    public bool ConnectionUpgrade { get => Has(Facts.Upgrade); set => Set(Facts.Upgrade, value); }
 
     /// <summary><c>Connection: keep-alive</c> was sent (what an HTTP/1.0 client asks for persistence with).</summary>
-    public bool ConnectionKeepAlive;
-    public int HostLine;
+    public bool ConnectionKeepAlive { get => Has(Facts.KeepAlive); set => Set(Facts.KeepAlive, value); }
 
     public ReadOnlySpan<HeaderLine> Lines => _lines.AsSpan(0, LineCount);
 
@@ -42,7 +62,7 @@ internal sealed class RequestHead
     public void Reset()
     {
         MethodLength = TargetStart = TargetLength = RequestLineEnd = LineCount = 0;
-        IsHttp10 = IsConnect = HasTransferEncoding = IsChunked = ConnectionUpgrade = ConnectionKeepAlive = false;
+        _facts = Facts.None;
         ContentLength = -1;
         HostLine = -1;
     }
@@ -98,6 +118,10 @@ internal sealed class RequestHead
             _lineEnds = [];
         }
     }
+
+    private bool Has(Facts fact) => (_facts & fact) != 0;
+
+    private void Set(Facts fact, bool value) => _facts = value ? _facts | fact : _facts & ~fact;
 
     private static void Grow<T>(ref T[] array, int used)
     {
