@@ -203,7 +203,8 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             return _source.ReadAsync(cancellationToken);
         }
 
-        if (_mode == Mode.ContentLengthBody && _bodyRemaining == 0)
+        // A body Kestrel has read to its end: the next read is for a head (and may wait idle, below).
+        if (_mode is Mode.ContentLengthBody or Mode.ChunkedBody && !BodyPending())
         {
             _mode = Mode.Head;
         }
@@ -393,9 +394,9 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                 default:
                     if (!_hasBuffer && !_awaitingHeadBytes)
                     {
-                        // Waiting for the next head: await the source here, so only this (pooled) frame is suspended
-                        // on an idle connection, not the head parser's as well; and a connection that goes idle gives
-                        // its head's line tables back, one kept busy keeps them (issue 13.1).
+                        // The next head after a body or a page the proxy answered (an idle wait from ReadAsync takes
+                        // WaitForHead instead): a connection that goes idle gives its head's line tables back, one
+                        // kept busy keeps them (issue 13.1).
                         var pending = _source.ReadAsync(cancellationToken);
                         if (!pending.IsCompleted)
                         {
@@ -445,16 +446,16 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         return true;
     }
 
-    private bool BodyPending() => _mode == Mode.ContentLengthBody ? _bodyRemaining > 0 : !Chunked.IsDone || _chunkedBody!.Validated > 0;
+    private bool BodyPending() => _mode == Mode.ContentLengthBody ? _bodyRemaining > 0 : !Chunked.IsDone || ChunkedState.Validated > 0;
 
     private void Accept(in ReadResult sourceResult)
     {
         _buffer = sourceResult.Buffer;
         _sourceCompleted = sourceResult.IsCompleted;
         _hasBuffer = true;
-        if (_mode == Mode.ChunkedBody && _bodyError == RejectReason.None && !Chunked.IsDone && _chunkedBody!.Validated < _buffer.Length)
+        if (_mode == Mode.ChunkedBody && _bodyError == RejectReason.None && !Chunked.IsDone && ChunkedState.Validated < _buffer.Length)
         {
-            _chunkedBody!.Validated += Chunked.Accept(_buffer.Slice(_chunkedBody!.Validated), out _bodyError);
+            ChunkedState.Validated += Chunked.Accept(_buffer.Slice(ChunkedState.Validated), out _bodyError);
             if (_bodyError != RejectReason.None)
             {
                 _settings.Metrics.BadRequests.Add(1);
@@ -466,7 +467,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     /// <summary>The body bytes Kestrel may have now: never past the end of the body or past a refused byte.</summary>
     private ReadResult HandOutBody()
     {
-        var available = _mode == Mode.ContentLengthBody ? Math.Min(_buffer.Length, _bodyRemaining) : Math.Min(_chunkedBody!.Validated, ChunkedLimit());
+        var available = _mode == Mode.ContentLengthBody ? Math.Min(_buffer.Length, _bodyRemaining) : Math.Min(ChunkedState.Validated, ChunkedLimit());
         _handed = available;
         if (_bodyError != RejectReason.None && (available == 0 || _bodyStalled))
         {
@@ -510,11 +511,11 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     private long ChunkedLimit()
     {
         var trailerStart = Chunked.TrailerStart;
-        return trailerStart < 0 || (Chunked.IsDone && Chunked.RemovedTrailers is null) ? long.MaxValue : trailerStart - _chunkedBody!.Consumed;
+        return trailerStart < 0 || (Chunked.IsDone && Chunked.RemovedTrailers is null) ? long.MaxValue : trailerStart - ChunkedState.Consumed;
     }
 
     private bool TrailersReady() => _mode == Mode.ChunkedBody && Chunked.IsDone && Chunked.RemovedTrailers is not null
-        && _chunkedBody!.Consumed == Chunked.TrailerStart && _bodyError == RejectReason.None;
+        && ChunkedState.Consumed == Chunked.TrailerStart && _bodyError == RejectReason.None;
 
     /// <summary>Hands Kestrel the trailer section without the removed lines, through the same path as a rewritten head.</summary>
     private ReadResult HandOutTrailers()
@@ -570,8 +571,8 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                 }
                 else
                 {
-                    _chunkedBody!.Validated -= consumedBytes;
-                    _chunkedBody!.Consumed += consumedBytes;
+                    ChunkedState.Validated -= consumedBytes;
+                    ChunkedState.Consumed += consumedBytes;
                 }
 
                 _bodyStalled = _bodyError != RejectReason.None && examinedBytes == _handed;
@@ -1119,6 +1120,8 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         public long Validated;
         public long Consumed;
     }
+
+    private ChunkedBody ChunkedState => _chunkedBody!;
 
     private ref ChunkedBodyValidator Chunked => ref _chunkedBody!.Validator;
 
