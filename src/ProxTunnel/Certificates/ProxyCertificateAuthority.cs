@@ -260,6 +260,24 @@ public sealed class ProxyCertificateAuthority : IDisposable
             : IssueForHandshakeAsync(host, cancellationToken);
     }
 
+    /// <summary>
+    /// Starts issuing <paramref name="host"/>'s certificate on the thread pool when it is not cached, so the issuance
+    /// overlaps the CONNECT response's round trip and the client's ClientHello instead of following them; null when
+    /// there is nothing to do (cached, or no name). The result is cached like any other; nothing is counted here.
+    /// </summary>
+    internal Task<SslStreamCertificateContext?>? StartIssuing(string? host)
+    {
+        if (string.IsNullOrWhiteSpace(host) || _disposed || IsFresh(host))
+        {
+            return null;
+        }
+
+        return Task.Run(() => IssueForHandshakeAsync(host, CancellationToken.None).AsTask());
+    }
+
+    private bool IsFresh(string host)
+        => _lookup.TryGetValue(host, out var slot) && slot.Current is { } current && _time.GetUtcNow().UtcTicks < current.RenewAtUtcTicks;
+
     private async ValueTask<SslStreamCertificateContext?> IssueForHandshakeAsync(string host, CancellationToken cancellationToken)
     {
         // A burst of new hosts would otherwise put an issuance on every pool thread, and handshakes for cached hosts

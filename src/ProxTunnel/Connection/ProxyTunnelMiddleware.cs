@@ -144,6 +144,7 @@ internal sealed class ProxyTunnelMiddleware
         TransportLayer? tls = null;
         try
         {
+            var issuing = _tls.StartIssuing(connect.Host, connect.Port);
             await layer.Output.WriteAsync(connect.Http10 ? ProxyResponses.ConnectEstablished10 : ProxyResponses.ConnectEstablished11);
             var first = await PeekFirstByteAsync(layer.Input, deadline.Start(_options.TlsHandshakeTimeout));
             deadline.Stop();
@@ -154,7 +155,7 @@ internal sealed class ProxyTunnelMiddleware
 
             if (first == TlsHandshakeRecord)
             {
-                tls = await _tls.AcceptAsync(context, layer, connect.Host, inTunnel: true);
+                tls = await _tls.AcceptAsync(context, layer, connect.Host, inTunnel: true, issuing);
                 if (tls is null)
                 {
                     return;

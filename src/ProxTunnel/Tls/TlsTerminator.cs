@@ -25,8 +25,19 @@ internal sealed class TlsTerminator(ProxyTunnelOptions options, ProxyCertificate
     private static readonly List<SslApplicationProtocol> Http11Only = [SslApplicationProtocol.Http11];
     private static readonly List<SslApplicationProtocol> Http2AndHttp11 = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11];
 
-    /// <summary>The TLS layer over <paramref name="layer"/>, or null when the handshake failed.</summary>
-    public async Task<TransportLayer?> AcceptAsync(ConnectionContext context, TransportLayer layer, string fallbackHost, bool inTunnel)
+    /// <summary>
+    /// Starts issuing the certificate a tunnel to <paramref name="host"/> will most likely present (clients send the
+    /// CONNECT host as SNI) before the client has even seen the CONNECT response; null when cached. Port 80 tunnels
+    /// are nearly always plain HTTP (WebSocket clients), so nothing is issued ahead for them.
+    /// </summary>
+    public Task<SslStreamCertificateContext?>? StartIssuing(string host, int port) => port == 80 ? null : authority.StartIssuing(host);
+
+    /// <summary>
+    /// The TLS layer over <paramref name="layer"/>, or null when the handshake failed. <paramref name="issuing"/> is
+    /// the certificate of <paramref name="fallbackHost"/> already being issued (<see cref="StartIssuing"/>), if any.
+    /// </summary>
+    public async Task<TransportLayer?> AcceptAsync(ConnectionContext context, TransportLayer layer, string fallbackHost, bool inTunnel,
+        Task<SslStreamCertificateContext?>? issuing = null)
     {
         var sslStream = new SslStream(new DuplexPipeStream(layer.Input, layer.Output), leaveInnerStreamOpen: true);
         string? serverName = null;
@@ -38,7 +49,9 @@ internal sealed class TlsTerminator(ProxyTunnelOptions options, ProxyCertificate
                 {
                     // SNI is the client's word: only a plain host name may name the certificate and the target.
                     serverName = TargetBuilder.CanonicalServerName(clientHello.ServerName);
-                    var certificate = await authority.FindCertificateContextAsync(serverName, cancellationToken);
+                    var certificate = issuing is not null && (serverName is null || string.Equals(serverName, fallbackHost, StringComparison.Ordinal))
+                        ? await issuing.WaitAsync(cancellationToken)
+                        : await authority.FindCertificateContextAsync(serverName, cancellationToken);
                     if (certificate is null)
                     {
                         serverName = null;
