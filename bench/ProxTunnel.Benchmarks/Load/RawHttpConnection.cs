@@ -84,6 +84,7 @@ internal sealed class RawHttpConnection : IAsyncDisposable
         {
             TargetHost = host,
             RemoteCertificateValidationCallback = trust.Callback,
+            CertificateChainPolicy = trust.ChainPolicy,
             ApplicationProtocols = [SslApplicationProtocol.Http11],
         }, cancellationToken);
         _stream = ssl;
