@@ -21,6 +21,9 @@ internal sealed class RootTrust
         ChainPolicy.CustomTrustStore.Add(root);
     }
 
+    /// <summary>False: every handshake is a full one (no TLS session resumption), to show what resumption saves.</summary>
+    public bool ResumeSessions { get; init; } = true;
+
     /// <summary>The policy SslStream validates with (it copies it per handshake).</summary>
     public X509ChainPolicy ChainPolicy { get; }
 
