@@ -20,6 +20,8 @@ public sealed class ConnectIssuanceTests
     private ProxyCertificateAuthority _authority = null!;
     private MeterListener _listener = null!;
     private TaskCompletionSource _firstIssued = null!;
+    private string[] _sent = [];
+    private int _chainLength = -1;
 
     [SetUp]
     public void SetUp()
@@ -110,6 +112,22 @@ public sealed class ConnectIssuanceTests
     }
 
     [Test]
+    public async Task Handshake_SendsTheLeafAlone_WhoseChainEndsAtTheRoot()
+    {
+        await using var app = await TestApp.StartAsync(t => { t.Prefix = "/p/"; t.CertificateAuthorityInstance = _authority; });
+        await using var connection = await RawHttpConnection.OpenAsync(app.Port);
+        Assert.That((await connection.ConnectAsync("leaf-only.example:443")).Status, Is.EqualTo(200));
+
+        var certificate = await HandshakeAsync(connection, "leaf-only.example");
+
+        // SslStream puts what the server sent (with OpenSSL, the leaf too) into the chain's extra store.
+        Assert.That(_sent, Is.EqualTo(new[] { certificate.Thumbprint }));
+        Assert.That(_chainLength, Is.EqualTo(2), "leaf, then the root");
+        Assert.That(certificate.Issuer, Is.EqualTo(_authority.RootCertificate.Subject));
+        Assert.That(_authority.GetCertificateContext("leaf-only.example").IntermediateCertificates, Is.Empty);
+    }
+
+    [Test]
     public async Task StartIssuing_ForACachedHost_ReturnsNothingToWaitFor()
     {
         _authority.GetCertificateContext("cached.example");
@@ -132,7 +150,12 @@ public sealed class ConnectIssuanceTests
             TargetHost = serverName,
             CertificateChainPolicy = policy,
             // The chain must hold; the name is what each test asserts.
-            RemoteCertificateValidationCallback = (_, _, _, errors) => (errors & ~SslPolicyErrors.RemoteCertificateNameMismatch) == SslPolicyErrors.None,
+            RemoteCertificateValidationCallback = (_, _, chain, errors) =>
+            {
+                _sent = chain?.ChainPolicy.ExtraStore.Select(c => c.Thumbprint).ToArray() ?? [];
+                _chainLength = chain?.ChainElements.Count ?? -1;
+                return (errors & ~SslPolicyErrors.RemoteCertificateNameMismatch) == SslPolicyErrors.None;
+            },
         }, bound.Token);
         var certificate = new X509Certificate2(ssl.RemoteCertificate!);
         await ssl.DisposeAsync();
