@@ -278,7 +278,22 @@ public sealed class ProxyCertificateAuthority : IDisposable
             return null;
         }
 
-        return Task.Run(() => IssueForHandshakeAsync(host, CancellationToken.None).AsTask());
+        return Task.Run(() => IssueAheadAsync(host));
+    }
+
+    private async Task<SslStreamCertificateContext?> IssueAheadAsync(string host)
+    {
+        try
+        {
+            return await IssueForHandshakeAsync(host, CancellationToken.None).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Nobody may ever await this (the client can leave before its ClientHello): never fault it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            CertificateAuthorityLog.IssueAheadFailed(_logger, host, ex);
+            return null;
+        }
     }
 
     private bool IsFresh(string host)
