@@ -23,7 +23,7 @@ internal static class IdleMemoryScenarios
     /// <summary>One row: the kind of connection, how <see cref="IdleClient"/> opens it, and where.</summary>
     private sealed record IdleKind(string Name, string Mode, Func<BenchServer, IPEndPoint> EndPoint);
 
-    // Extend here (with a mode in IdleClient.Modes) for HTTP/2 tunnels.
+    // Extend here (with a mode in IdleClient.Modes).
     private static readonly IdleKind[] Kinds =
     [
         new("bare Kestrel keep-alive", "plain", s => s.DirectHttp),
@@ -31,6 +31,8 @@ internal static class IdleMemoryScenarios
         new("CONNECT + TLS tunnel", "tunnel", s => s.Proxy),
         new("direct UseHttps", "direct", s => s.DirectHttps),
         new("TLS to the proxy port (HTTPS proxy, no CONNECT)", "https-proxy", s => s.Proxy),
+        new("CONNECT + TLS tunnel, HTTP/2", "tunnel-h2", s => s.Proxy),
+        new("direct UseHttps, HTTP/2", "direct-h2", s => s.DirectHttps),
     ];
 
     /// <summary>Prints the table; returns false when a target is missed.</summary>

@@ -41,6 +41,11 @@ internal sealed class RawHttpConnection : IAsyncDisposable
 
     /// <summary>Connects to the proxy, CONNECTs to <paramref name="host"/>:443 and, with TLS, handshakes with SNI <paramref name="host"/>.</summary>
     public static async Task<RawHttpConnection> OpenTunnelAsync(IPEndPoint proxy, string host, RootTrust trust, CancellationToken cancellationToken = default)
+        => await OpenTunnelAsync(proxy, host, trust, SslApplicationProtocol.Http11, cancellationToken);
+
+    /// <summary>Like the other overload, offering <paramref name="protocol"/> in ALPN (h2 for <see cref="SendHttp2GetAsync"/>).</summary>
+    public static async Task<RawHttpConnection> OpenTunnelAsync(IPEndPoint proxy, string host, RootTrust trust, SslApplicationProtocol protocol,
+        CancellationToken cancellationToken = default)
     {
         var connection = await ConnectAsync(proxy, cancellationToken);
         try
@@ -52,7 +57,7 @@ internal sealed class RawHttpConnection : IAsyncDisposable
                 throw new InvalidOperationException($"CONNECT answered {status.Status}");
             }
 
-            await connection.StartTlsAsync(host, trust, cancellationToken);
+            await connection.StartTlsAsync(host, trust, protocol, cancellationToken);
             return connection;
         }
         catch
@@ -63,11 +68,15 @@ internal sealed class RawHttpConnection : IAsyncDisposable
     }
 
     public static async Task<RawHttpConnection> OpenTlsAsync(IPEndPoint endPoint, string host, RootTrust trust, CancellationToken cancellationToken = default)
+        => await OpenTlsAsync(endPoint, host, trust, SslApplicationProtocol.Http11, cancellationToken);
+
+    public static async Task<RawHttpConnection> OpenTlsAsync(IPEndPoint endPoint, string host, RootTrust trust, SslApplicationProtocol protocol,
+        CancellationToken cancellationToken = default)
     {
         var connection = await ConnectAsync(endPoint, cancellationToken);
         try
         {
-            await connection.StartTlsAsync(host, trust, cancellationToken);
+            await connection.StartTlsAsync(host, trust, protocol, cancellationToken);
             return connection;
         }
         catch
@@ -77,16 +86,90 @@ internal sealed class RawHttpConnection : IAsyncDisposable
         }
     }
 
-    public async Task StartTlsAsync(string host, RootTrust trust, CancellationToken cancellationToken)
+    public async Task StartTlsAsync(string host, RootTrust trust, SslApplicationProtocol protocol, CancellationToken cancellationToken)
     {
         var ssl = new SslStream(_stream, leaveInnerStreamOpen: false);
         await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
         {
             TargetHost = host,
             RemoteCertificateValidationCallback = trust.Callback,
-            ApplicationProtocols = [SslApplicationProtocol.Http11],
+            CertificateChainPolicy = trust.ChainPolicy,
+            AllowTlsResume = trust.ResumeSessions,
+            ApplicationProtocols = [protocol],
         }, cancellationToken);
+        if (ssl.NegotiatedApplicationProtocol != protocol)
+        {
+            throw new InvalidOperationException($"ALPN gave '{ssl.NegotiatedApplicationProtocol}', not '{protocol}'");
+        }
+
         _stream = ssl;
+    }
+
+    /// <summary>
+    /// Opens HTTP/2 on this (h2-negotiated) connection and sends <c>GET /hello</c> on stream 1: the preface, empty
+    /// SETTINGS, one HEADERS frame from HPACK static-table entries; reads frames (acknowledging the server's SETTINGS)
+    /// until stream 1 ends. Returns the status: 200 when the response's first header is the static <c>:status 200</c>.
+    /// </summary>
+    public async ValueTask<int> SendHttp2GetAsync(string authority, CancellationToken cancellationToken = default)
+    {
+        var request = new List<byte>("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8.ToArray());
+        AddFrame(request, type: 0x4, flags: 0, stream: 0, []);
+        // :method GET, :scheme https, :path / are static entries 2, 7, 4; :authority is a literal with indexed name 1.
+        byte[] block = [0x82, 0x87, 0x84, 0x41, (byte)authority.Length, .. Encoding.ASCII.GetBytes(authority)];
+        AddFrame(request, type: 0x1, flags: 0x5, stream: 1, block);
+        await _stream.WriteAsync(request.ToArray(), cancellationToken);
+        var status = 0;
+        for (var frames = 0; frames < 64; frames++)
+        {
+            while (_end - _start < 9)
+            {
+                await FillAsync(cancellationToken);
+            }
+
+            var header = _buffer.AsSpan(_start, 9);
+            var length = (header[0] << 16) | (header[1] << 8) | header[2];
+            var (type, flags) = (header[3], header[4]);
+            var stream = ((header[5] & 0x7f) << 24) | (header[6] << 16) | (header[7] << 8) | header[8];
+            while (_end - _start < 9 + length)
+            {
+                await FillAsync(cancellationToken);
+            }
+
+            var payload = _buffer.AsSpan(_start + 9, length);
+            if (type == 0x1 && stream == 1 && status == 0)
+            {
+                status = payload.Length > 0 && payload[0] == 0x88 ? 200 : -1;
+            }
+
+            var ended = stream == 1 && (type is 0x0 or 0x1) && (flags & 0x1) != 0;
+            var ackSettings = type == 0x4 && (flags & 0x1) == 0;
+            if (type == 0x7)
+            {
+                throw new IOException("GOAWAY from the server");
+            }
+
+            _start += 9 + length;
+            if (ackSettings)
+            {
+                var ack = new List<byte>();
+                AddFrame(ack, type: 0x4, flags: 0x1, stream: 0, []);
+                await _stream.WriteAsync(ack.ToArray(), cancellationToken);
+            }
+
+            if (ended)
+            {
+                return status;
+            }
+        }
+
+        throw new InvalidOperationException("stream 1 did not end within 64 frames");
+    }
+
+    private static void AddFrame(List<byte> to, byte type, byte flags, int stream, ReadOnlySpan<byte> payload)
+    {
+        to.AddRange([(byte)(payload.Length >> 16), (byte)(payload.Length >> 8), (byte)payload.Length, type, flags,
+            (byte)(stream >> 24), (byte)(stream >> 16), (byte)(stream >> 8), (byte)stream]);
+        to.AddRange(payload);
     }
 
     /// <summary>Sends <paramref name="request"/> and reads the whole response; the body is discarded.</summary>

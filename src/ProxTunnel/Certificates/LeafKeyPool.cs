@@ -67,9 +67,9 @@ internal sealed class LeafKeyPool : ILeafKeySource
         Drain();
     }
 
-    private void RefillIfLow()
+    private void RefillIfLow(int threshold = -1)
     {
-        if (_disposed || Volatile.Read(ref _count) > _capacity / 2 || Interlocked.CompareExchange(ref _refilling, 1, 0) != 0)
+        if (_disposed || Volatile.Read(ref _count) > (threshold < 0 ? _capacity / 2 : threshold) || Interlocked.CompareExchange(ref _refilling, 1, 0) != 0)
         {
             return;
         }
@@ -88,8 +88,9 @@ internal sealed class LeafKeyPool : ILeafKeySource
             Volatile.Write(ref _refilling, 0);
         }
 
-        // Takes between the last check and the flag reset saw a refill running and did not start one.
-        RefillIfLow();
+        // Takes during the fill (it makes at most one pool's worth) or between its last check and the flag reset saw a
+        // refill running and did not start one: go on until the pool is full, or it would settle anywhere above half.
+        RefillIfLow(threshold: _capacity - 1);
     }
 
     private void Add(AsymmetricAlgorithm key)

@@ -27,6 +27,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly RootAuthority _root;
+    private readonly SslCertificateTrust _chainTrust;
     private readonly HostCertificateFactory _factory;
     private readonly ILeafKeySource _keys;
 
@@ -72,6 +73,11 @@ public sealed class ProxyCertificateAuthority : IDisposable
         LogRoot(_logger, _root, now);
 
         _factory = new HostCertificateFactory(_root, _options.LeafLifetime);
+
+        // The chain each TLS context builds for its leaf ends at our root, never in the system store: trusting only the
+        // root makes that build a quarter of the cost (the system-trust build copies every system root into a fresh
+        // OpenSSL store, about half of an issuance on Linux). Not sent in handshakes: no client certificate is asked for.
+        _chainTrust = SslCertificateTrust.CreateForX509Collection(new X509Certificate2Collection(_root.Certificate), sendTrustInHandshake: false);
         var keyMode = _options.LeafKeyMode;
         if (!string.IsNullOrWhiteSpace(_options.CertificateCacheDirectory))
         {
@@ -260,6 +266,39 @@ public sealed class ProxyCertificateAuthority : IDisposable
             : IssueForHandshakeAsync(host, cancellationToken);
     }
 
+    /// <summary>
+    /// Starts issuing <paramref name="host"/>'s certificate on the thread pool when it is not cached, so the issuance
+    /// overlaps the CONNECT response's round trip and the client's ClientHello instead of following them; null when
+    /// there is nothing to do (cached, or no name). The result is cached like any other; nothing is counted here.
+    /// </summary>
+    internal Task<SslStreamCertificateContext?>? StartIssuing(string? host)
+    {
+        if (string.IsNullOrWhiteSpace(host) || _disposed || IsFresh(host))
+        {
+            return null;
+        }
+
+        return Task.Run(() => IssueAheadAsync(host));
+    }
+
+    private async Task<SslStreamCertificateContext?> IssueAheadAsync(string host)
+    {
+        try
+        {
+            return await IssueForHandshakeAsync(host, CancellationToken.None).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Nobody may ever await this (the client can leave before its ClientHello): never fault it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            CertificateAuthorityLog.IssueAheadFailed(_logger, host, ex);
+            return null;
+        }
+    }
+
+    private bool IsFresh(string host)
+        => _lookup.TryGetValue(host, out var slot) && slot.Current is { } current && _time.GetUtcNow().UtcTicks < current.RenewAtUtcTicks;
+
     private async ValueTask<SslStreamCertificateContext?> IssueForHandshakeAsync(string host, CancellationToken cancellationToken)
     {
         // A burst of new hosts would otherwise put an issuance on every pool thread, and handshakes for cached hosts
@@ -371,10 +410,9 @@ public sealed class ProxyCertificateAuthority : IDisposable
             certificate = X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), password: null);
         }
 
-        // The leaf alone is sent: clients that trust the root have it already (TLS lets the root be omitted), and
-        // handing the root in here makes the context build a full chain, a third of the cost of an issuance.
-        // offline: no OCSP or AIA fetches.
-        var context = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
+        // The leaf alone is sent: the chain ends at the trusted root, which the context trims (clients that trust the
+        // root have it; TLS lets it be omitted). offline: no OCSP or AIA fetches.
+        var context = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true, _chainTrust);
         var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero);
         return new IssuedCertificate(certificate, context, notAfter - _options.RenewBefore);
     }

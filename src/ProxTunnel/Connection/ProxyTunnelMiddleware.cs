@@ -227,6 +227,7 @@ internal sealed class ProxyTunnelMiddleware
         var opened = false;
         try
         {
+            var issuing = _tls.StartIssuing(connect.Host, connect.Port);
             await layer.Output.WriteAsync(connect.Http10 ? ProxyResponses.ConnectEstablished10 : ProxyResponses.ConnectEstablished11);
             var first = await PeekFirstByteAsync(layer.Input, _options.TlsHandshakeTimeout);
             if (first < 0)
@@ -237,7 +238,7 @@ internal sealed class ProxyTunnelMiddleware
 
             if (first == TlsHandshakeRecord)
             {
-                tls = await _tls.AcceptAsync(context, layer, connect.Host, inTunnel: true);
+                tls = await _tls.AcceptAsync(context, layer, connect.Host, inTunnel: true, issuing);
                 if (tls is null)
                 {
                     return default;

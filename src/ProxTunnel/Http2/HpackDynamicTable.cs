@@ -4,12 +4,15 @@ namespace ProxTunnel.Http2;
 
 /// <summary>
 /// The decoder's dynamic table (RFC 7541 §2.3.2, §4). Entry bytes live in one pooled array, oldest first, appended at
-/// the end and compacted to the front when the end is reached, so inserting never allocates and costs amortised O(1)
-/// per byte. Sizes count name + value + 32 as the RFC does.
+/// the end and compacted to the front when the end is reached, so inserting costs amortised O(1) per byte. Sizes count
+/// name + value + 32 as the RFC does. Storage starts small and doubles with use up to what the limit can need: most
+/// connections' tables stay far below the limit, and an idle tunnel should not hold the limit's worth twice over.
 /// </summary>
 internal sealed class HpackDynamicTable : IDisposable
 {
     public const int EntryOverhead = 32;
+    private const int InitialBytes = 512;
+    private const int InitialSlots = 16;
 
     private readonly int _limit;
     private byte[]? _data;
@@ -65,12 +68,8 @@ internal sealed class HpackDynamicTable : IDisposable
         }
 
         EvictUntil(MaxSize - size);
-        EnsureStorage();
         var length = name.Length + value.Length;
-        if (_end + length > _data!.Length)
-        {
-            Compact();
-        }
+        EnsureRoom(length);
 
         name.CopyTo(_data.AsSpan(_end));
         value.CopyTo(_data.AsSpan(_end + name.Length));
@@ -96,16 +95,42 @@ internal sealed class HpackDynamicTable : IDisposable
         }
     }
 
-    private void EnsureStorage()
+    private void EnsureRoom(int length)
     {
-        if (_data is not null)
+        // Live bytes never exceed the limit, so 2 × limit always leaves room to append until the next compaction, and
+        // every entry counts at least 32, so limit / 32 + 1 slots always suffice.
+        var maxBytes = Math.Max(64, _limit * 2);
+        if (_data is null)
+        {
+            _data = ArrayPool<byte>.Shared.Rent(Math.Min(maxBytes, Math.Max(InitialBytes, length)));
+            _slots = new Slot[Math.Min(_limit / EntryOverhead + 1, InitialSlots)];
+        }
+
+        if (_count == _slots.Length)
+        {
+            var slots = new Slot[Math.Min(_limit / EntryOverhead + 1, _slots.Length * 2)];
+            for (var i = 0; i < _count; i++)
+            {
+                slots[i] = _slots[(_oldest + i) % _slots.Length];
+            }
+
+            _slots = slots;
+            _oldest = 0;
+        }
+
+        if (_end + length <= _data.Length)
         {
             return;
         }
 
-        // Live bytes never exceed the limit; twice that leaves room to append until the next compaction.
-        _data = ArrayPool<byte>.Shared.Rent(Math.Max(64, _limit * 2));
-        _slots = new Slot[_limit / EntryOverhead + 1];
+        Compact();
+        if (_end + length > _data.Length)
+        {
+            var data = ArrayPool<byte>.Shared.Rent(Math.Min(maxBytes, Math.Max(_data.Length * 2, _end + length)));
+            _data.AsSpan(0, _end).CopyTo(data);
+            ArrayPool<byte>.Shared.Return(_data);
+            _data = data;
+        }
     }
 
     private void Compact()
