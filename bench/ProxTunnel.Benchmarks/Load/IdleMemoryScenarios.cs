@@ -17,6 +17,9 @@ internal static class IdleMemoryScenarios
     /// <summary>Connections of each further kind opened once before measuring, to compile its path.</summary>
     private const int WarmUpPerKind = 500;
 
+    /// <summary>Rounds over all kinds (<c>--idle-rounds</c>); each kind's figures are its medians.</summary>
+    public static int Rounds { get; set; } = 3;
+
     /// <summary>Seconds to keep each kind's connections open after measuring (<c>--idle-hold</c>), for heap dumps.</summary>
     public static int HoldSeconds { get; set; }
 
@@ -40,7 +43,7 @@ internal static class IdleMemoryScenarios
     {
         var root = Path.Combine(server.Directory, "root.cer");
         await File.WriteAllBytesAsync(root, server.Authority.ExportRoot(CertificateExportFormat.Der));
-        Console.WriteLine($"Server memory per idle connection ({count} held by a child process, after unrecorded warm-up rounds (every kind); RSS from /proc/self/status after full GCs and malloc_trim, and live managed heap):");
+        Console.WriteLine($"Server memory per idle connection ({count} held by a child process, median of {Math.Max(1, Rounds)} rounds over the kinds, after unrecorded warm-up rounds (every kind); RSS from /proc/self/status after full GCs and malloc_trim, and live managed heap):");
         var costs = new Dictionary<string, (double Rss, double Managed)>();
         // In the order asked for (the first kind measured also pays one-time growth, so compare orders when in doubt).
         var kinds = modes is null ? Kinds : modes.Select(mode => Kinds.Single(kind => kind.Mode == mode)).Distinct().ToArray();
@@ -56,9 +59,20 @@ internal static class IdleMemoryScenarios
             await IdleCostAsync(kind.Mode, kind.EndPoint(server), Math.Min(count, WarmUpPerKind), root, warmUp: true);
         }
 
-        foreach (var kind in kinds)
+        // Rounds over all kinds in turn, each kind's median kept: RSS growth of one round moves by about ±0.5 KiB a
+        // connection (GC and allocator state the previous round left), managed growth by far less.
+        var samples = kinds.ToDictionary(kind => kind.Mode, _ => new List<(double Rss, double Managed)>());
+        for (var round = 0; round < Math.Max(1, Rounds); round++)
         {
-            costs[kind.Mode] = await IdleCostAsync(kind.Mode, kind.EndPoint(server), count, root);
+            foreach (var kind in kinds)
+            {
+                samples[kind.Mode].Add(await IdleCostAsync(kind.Mode, kind.EndPoint(server), count, root));
+            }
+        }
+
+        foreach (var (mode, list) in samples)
+        {
+            costs[mode] = (Median(list.Select(s => s.Rss)), Median(list.Select(s => s.Managed)));
         }
 
         var bare = costs.GetValueOrDefault("plain").Rss;
@@ -143,6 +157,12 @@ internal static class IdleMemoryScenarios
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
     [System.Runtime.InteropServices.DefaultDllImportSearchPaths(System.Runtime.InteropServices.DllImportSearchPath.SafeDirectories)]
     private static extern int MallocTrim(nuint pad);
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
+    }
 
     private static (long Rss, long Managed) Measure()
     {

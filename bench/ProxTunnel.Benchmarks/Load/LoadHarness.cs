@@ -46,6 +46,9 @@ internal static class LoadHarness
                 case "--idle-hold" when i + 1 < args.Length:
                     IdleMemoryScenarios.HoldSeconds = int.Parse(args[++i], Inv);
                     break;
+                case "--idle-rounds" when i + 1 < args.Length:
+                    IdleMemoryScenarios.Rounds = int.Parse(args[++i], Inv);
+                    break;
                 case "--idle-kinds" when i + 1 < args.Length:
                     idleModes = args[++i].Split(',');
                     break;
@@ -60,7 +63,7 @@ internal static class LoadHarness
                     break;
                 default:
                     Console.Error.WriteLine($"unknown argument {args[i]}");
-                    Console.Error.WriteLine($"usage: load [--seconds N] [--connections N] [--new-hosts N] [--idle N] [--idle-kinds {string.Join(',', IdleClient.Modes.Keys)}] [--idle-hold SECONDS] [--only {string.Join(',', Groups)}] [--no-hey] [--check]");
+                    Console.Error.WriteLine($"usage: load [--seconds N] [--connections N] [--new-hosts N] [--idle N] [--idle-kinds {string.Join(',', IdleClient.Modes.Keys)}] [--idle-rounds N] [--idle-hold SECONDS] [--only {string.Join(',', Groups)}] [--no-hey] [--check]");
                     return 2;
             }
         }
