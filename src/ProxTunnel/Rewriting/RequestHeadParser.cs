@@ -157,14 +157,15 @@ internal static class RequestHeadParser
                 return RejectReason.TooManyHeaders;
             }
 
-            reason = ParseHeaderLine(line, pos, valuesClean, out var header);
+            ref var header = ref result.AddLine();
+            reason = ParseHeaderLine(line, pos, valuesClean, ref header);
             if (reason != RejectReason.None)
             {
                 return reason;
             }
 
             header.End = lineEnd + 1;
-            var index = result.LineCount;
+            var index = result.LineCount - 1;
             var name = line[..header.NameLength];
             var value = head.Slice(header.ValueStart, header.ValueLength);
             switch (name.Length)
@@ -221,7 +222,6 @@ internal static class RequestHeadParser
                     break;
             }
 
-            result.AddLine() = header;
             pos = lineEnd + 1;
         }
 
@@ -305,9 +305,8 @@ internal static class RequestHeadParser
         return RejectReason.None;
     }
 
-    private static RejectReason ParseHeaderLine(ReadOnlySpan<byte> line, int offset, bool valueClean, out HeaderLine header)
+    private static RejectReason ParseHeaderLine(ReadOnlySpan<byte> line, int offset, bool valueClean, ref HeaderLine header)
     {
-        header = default;
         if (line.IsEmpty)
         {
             return RejectReason.InvalidHeaderLine;
@@ -351,6 +350,7 @@ internal static class RequestHeadParser
         header.NameLength = colon;
         header.ValueStart = offset + valueStart;
         header.ValueLength = valueEnd - valueStart;
+        header.Remove = false;
         return RejectReason.None;
     }
 

@@ -140,25 +140,37 @@ internal static class TargetBuilder
         => name is not null && Ascii.IsValid(name) && HostName.TryParse(name, out var host) && host.Kind != HostKind.IPv6 ? host.Value : null;
 
     /// <summary>Length of the origin <c>scheme://host[:port]</c> that <see cref="WriteOrigin"/> writes.</summary>
-    public static int OriginLength(bool https, ReadOnlySpan<byte> host, int port) => (https ? 8 : 7) + AuthorityLength(https, host, port);
+    public static int OriginLength(bool https, ReadOnlySpan<byte> host, int port, bool hostIsCanonical = false)
+        => (https ? 8 : 7) + AuthorityLength(https, host, port, hostIsCanonical);
 
-    /// <summary>Length of the authority <c>host[:port]</c> that <see cref="WriteAuthority"/> writes.</summary>
-    public static int AuthorityLength(bool https, ReadOnlySpan<byte> host, int port)
-        => HostLength(host) + (IsDefaultPort(https, port) ? 0 : 1 + CountDigits(port));
+    /// <summary>Length of the authority <c>host[:port]</c> that <see cref="WriteAuthority"/> writes.
+    /// <paramref name="hostIsCanonical"/>: the caller knows <see cref="HostName.IsCanonical"/> of the host (it is copied).</summary>
+    public static int AuthorityLength(bool https, ReadOnlySpan<byte> host, int port, bool hostIsCanonical = false)
+        => (hostIsCanonical ? host.Length : HostLength(host)) + (IsDefaultPort(https, port) ? 0 : 1 + CountDigits(port));
 
     /// <summary>Writes <c>scheme://host[:port]</c> with the host canonical and the default port dropped.</summary>
-    public static int WriteOrigin(Span<byte> destination, bool https, ReadOnlySpan<byte> host, int port)
+    public static int WriteOrigin(Span<byte> destination, bool https, ReadOnlySpan<byte> host, int port, bool hostIsCanonical = false)
     {
         var scheme = https ? "https://"u8 : "http://"u8;
         scheme.CopyTo(destination);
-        return scheme.Length + WriteAuthority(destination[scheme.Length..], https, host, port);
+        return scheme.Length + WriteAuthority(destination[scheme.Length..], https, host, port, hostIsCanonical);
     }
 
     /// <summary>Writes <c>host[:port]</c> with the host canonical (<see cref="HostName"/>) and the scheme's default
     /// port dropped.</summary>
-    public static int WriteAuthority(Span<byte> destination, bool https, ReadOnlySpan<byte> host, int port)
+    public static int WriteAuthority(Span<byte> destination, bool https, ReadOnlySpan<byte> host, int port, bool hostIsCanonical = false)
     {
-        var written = HostName.WriteCanonical(host, destination);
+        int written;
+        if (hostIsCanonical)
+        {
+            host.CopyTo(destination);
+            written = host.Length;
+        }
+        else
+        {
+            written = HostName.WriteCanonical(host, destination);
+        }
+
         if (written < 0)
         {
             // Only hosts the parsers accepted come here; anything else keeps the old lower-casing rather than failing.
@@ -176,11 +188,22 @@ internal static class TargetBuilder
     }
 
     /// <summary>Writes the canonical path and query (<see cref="UrlPath"/>): dot segments resolved, never above the
-    /// root, <c>\</c> as <c>/</c>, <c>/</c> for an empty path, the fragment dropped, every other byte verbatim.</summary>
-    public static int WritePathAndQuery(Span<byte> destination, ReadOnlySpan<byte> pathAndQuery) => UrlPath.Write(pathAndQuery, destination);
+    /// root, <c>\</c> as <c>/</c>, <c>/</c> for an empty path, the fragment dropped, every other byte verbatim.
+    /// <paramref name="isCanonical"/>: the caller knows <see cref="UrlPath.IsCanonical"/> of it (it is copied).</summary>
+    public static int WritePathAndQuery(Span<byte> destination, ReadOnlySpan<byte> pathAndQuery, bool isCanonical = false)
+    {
+        if (isCanonical)
+        {
+            pathAndQuery.CopyTo(destination);
+            return pathAndQuery.Length;
+        }
+
+        return UrlPath.Write(pathAndQuery, destination);
+    }
 
     /// <summary>Length of what <see cref="WritePathAndQuery"/> writes.</summary>
-    public static int PathAndQueryLength(ReadOnlySpan<byte> pathAndQuery) => UrlPath.CanonicalLength(pathAndQuery);
+    public static int PathAndQueryLength(ReadOnlySpan<byte> pathAndQuery, bool isCanonical = false)
+        => isCanonical ? pathAndQuery.Length : UrlPath.CanonicalLength(pathAndQuery);
 
     public static bool IsDefaultPort(bool https, int port) => port == (https ? 443 : 80);
 
