@@ -66,17 +66,26 @@ internal sealed class RequestHead
         _lineEnds[_lineEndCount++] = lf;
     }
 
-    /// <summary>The recorded LF offset of header line <paramref name="index"/> when it starts at <paramref name="start"/>, else -1.</summary>
-    public int RecordedLineEnd(int index, int start) => index < _lineEndCount && _lineEnds[index] >= start ? _lineEnds[index] : -1;
+    /// <summary>The LF offsets recorded by <see cref="RecordLineEnd"/> since <see cref="ClearLineEnds"/>.</summary>
+    public ReadOnlySpan<int> RecordedLineEnds => _lineEnds.AsSpan(0, _lineEndCount);
 
-    public ref HeaderLine AddLine()
+    /// <summary>Room for <paramref name="count"/> lines, to be filled in order (setting <see cref="LineCount"/>); the
+    /// lines parsed before are gone.</summary>
+    public Span<HeaderLine> LineTable(int count)
     {
-        if (LineCount == _lines.Length)
+        LineCount = 0;
+        if (count > _lines.Length)
         {
-            Grow(ref _lines, LineCount);
+            var larger = ArrayPool<HeaderLine>.Shared.Rent(Math.Max(InitialLines, count));
+            if (_lines.Length > 0)
+            {
+                ArrayPool<HeaderLine>.Shared.Return(_lines);
+            }
+
+            _lines = larger;
         }
 
-        return ref _lines[LineCount++];
+        return _lines.AsSpan(0, count);
     }
 
     public bool HoldsTables => _lines.Length > 0 || _lineEnds.Length > 0;

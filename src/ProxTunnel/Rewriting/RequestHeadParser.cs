@@ -143,34 +143,101 @@ internal static class RequestHeadParser
         // to every LF having its CR), no value needs a scan of its own; a block that fails is checked line by line.
         var block = head[pos..end];
         var valuesClean = !block.ContainsAny(HttpChars.InvalidFieldValueButLineEnds) && block.Count(HttpChars.CR) == block.Count(HttpChars.LF);
-        var contentLengthSeen = false;
-        var finalCodingChunked = false;
-        var chunkedSeen = false;
-        while (pos < end)
+
+        // FindHeadEnd recorded where every line ends; when it was not asked to (or they are not this head's), find them now.
+        var ends = result.RecordedLineEnds;
+        if (pos < end && (ends.IsEmpty || ends[0] <= pos || ends[^1] != end - 1))
         {
-            // FindHeadEnd found every line's end already; look again only when it was not asked to record them.
-            var recorded = result.RecordedLineEnd(result.LineCount, pos);
-            var lineEnd = recorded >= 0 && recorded < end && head[recorded] == HttpChars.LF ? recorded : head[pos..].IndexOf(HttpChars.LF) + pos;
-            var line = head[pos..(lineEnd - 1)];
-            if (result.LineCount == RequestHead.MaxHeaderCount)
+            ends = RecordLineEnds(head, pos, end, result);
+        }
+
+        reason = ParseHeaderLines(head, pos, ends, valuesClean, result, out var stale);
+        if (stale)
+        {
+            reason = ParseHeaderLines(head, pos, RecordLineEnds(head, pos, end, result), valuesClean, result, out _);
+        }
+
+        if (reason != RejectReason.None)
+        {
+            return reason;
+        }
+
+        if (result.HasTransferEncoding)
+        {
+            if (result.ContentLength >= 0)
+            {
+                return RejectReason.ContentLengthWithTransferEncoding;
+            }
+
+            if (result.IsHttp10)
+            {
+                return RejectReason.TransferEncodingInHttp10;
+            }
+
+            if (!result.IsChunked)
+            {
+                return RejectReason.UnsupportedTransferEncoding;
+            }
+        }
+
+        // Kestrel refuses upgrade requests with a body; refusing them here too keeps the two in step.
+        if (result.ConnectionUpgrade && (result.IsChunked || result.ContentLength > 0))
+        {
+            return RejectReason.UpgradeWithBody;
+        }
+
+        return RejectReason.None;
+    }
+
+    /// <summary>
+    /// The header lines, one per recorded line end (<paramref name="ends"/>: the offset of each line's LF). Sets
+    /// <paramref name="stale"/> (and returns at once) when a recorded end is no line end of this head.
+    /// </summary>
+    private static RejectReason ParseHeaderLines(ReadOnlySpan<byte> head, int pos, ReadOnlySpan<int> ends, bool valuesClean, RequestHead result,
+        out bool stale)
+    {
+        stale = false;
+        if (ends.Length > RequestHead.MaxHeaderCount)
+        {
+            ends = ends[..(RequestHead.MaxHeaderCount + 1)];
+        }
+
+        var lines = result.LineTable(Math.Min(ends.Length, RequestHead.MaxHeaderCount));
+        var chunkedSeen = false;
+        var finalCodingChunked = false;
+        for (var index = 0; index < ends.Length; index++)
+        {
+            var lf = ends[index];
+            if (lf <= pos || head[lf] != HttpChars.LF || head[lf - 1] != HttpChars.CR)
+            {
+                stale = true;
+                return RejectReason.None;
+            }
+
+            if (index == RequestHead.MaxHeaderCount)
             {
                 return RejectReason.TooManyHeaders;
             }
 
-            ref var header = ref result.AddLine();
-            reason = ParseHeaderLine(line, pos, valuesClean, ref header);
+            var line = head[pos..(lf - 1)];
+            ref var header = ref lines[index];
+            var reason = ParseHeaderLine(line, pos, valuesClean, ref header);
             if (reason != RejectReason.None)
             {
                 return reason;
             }
 
-            header.End = lineEnd + 1;
-            var index = result.LineCount - 1;
+            header.End = lf + 1;
+            pos = lf + 1;
+            result.LineCount = index + 1;
+
+            // Only a few names matter for framing: their length and first letter rule out nearly every other line
+            // before any comparison.
             var name = line[..header.NameLength];
             var value = head.Slice(header.ValueStart, header.ValueLength);
             switch (name.Length)
             {
-                case 4 when Ascii.EqualsIgnoreCase(name, "host"u8):
+                case 4 when (name[0] | 0x20) == 'h' && Ascii.EqualsIgnoreCase(name, "host"u8):
                     if (result.HostLine >= 0)
                     {
                         return RejectReason.MultipleHostHeaders;
@@ -178,7 +245,7 @@ internal static class RequestHeadParser
 
                     result.HostLine = index;
                     break;
-                case 10 when Ascii.EqualsIgnoreCase(name, "connection"u8):
+                case 10 when (name[0] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(name, "connection"u8):
                     if (ListContains(value, "upgrade"u8))
                     {
                         result.ConnectionUpgrade = true;
@@ -190,13 +257,12 @@ internal static class RequestHeadParser
                     }
 
                     break;
-                case 14 when Ascii.EqualsIgnoreCase(name, "content-length"u8):
-                    if (contentLengthSeen)
+                case 14 when (name[0] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(name, "content-length"u8):
+                    if (result.ContentLength >= 0)
                     {
                         return RejectReason.MultipleContentLengths;
                     }
 
-                    contentLengthSeen = true;
                     if (value.IsEmpty || value.Length > 18 || value.ContainsAnyExceptInRange((byte)'0', (byte)'9')
                         || !Utf8Parser.TryParse(value, out long length, out var used) || used != value.Length)
                     {
@@ -205,7 +271,7 @@ internal static class RequestHeadParser
 
                     result.ContentLength = length;
                     break;
-                case 17 when Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
+                case 17 when (name[0] | 0x20) == 't' && Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
                     result.HasTransferEncoding = true;
                     reason = ParseTransferEncoding(value, ref chunkedSeen, ref finalCodingChunked);
                     if (reason != RejectReason.None)
@@ -213,45 +279,33 @@ internal static class RequestHeadParser
                         return reason;
                     }
 
+                    result.IsChunked = finalCodingChunked;
                     break;
-                case 16 when Ascii.EqualsIgnoreCase(name, "proxy-connection"u8):
+                case 16 when (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name, "proxy-connection"u8):
                     header.Remove = true;
                     break;
-                case 19 when Ascii.EqualsIgnoreCase(name, "proxy-authorization"u8):
+                case 19 when (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name, "proxy-authorization"u8):
                     header.Remove = true;
                     break;
             }
-
-            pos = lineEnd + 1;
-        }
-
-        if (result.HasTransferEncoding)
-        {
-            if (contentLengthSeen)
-            {
-                return RejectReason.ContentLengthWithTransferEncoding;
-            }
-
-            if (result.IsHttp10)
-            {
-                return RejectReason.TransferEncodingInHttp10;
-            }
-
-            if (!finalCodingChunked)
-            {
-                return RejectReason.UnsupportedTransferEncoding;
-            }
-
-            result.IsChunked = true;
-        }
-
-        // Kestrel refuses upgrade requests with a body; refusing them here too keeps the two in step.
-        if (result.ConnectionUpgrade && (result.IsChunked || result.ContentLength > 0))
-        {
-            return RejectReason.UpgradeWithBody;
         }
 
         return RejectReason.None;
+    }
+
+    /// <summary>Finds and records the LF of every header line between <paramref name="pos"/> and <paramref name="end"/>
+    /// (the final empty line's start), one more than a head may have at most.</summary>
+    private static ReadOnlySpan<int> RecordLineEnds(ReadOnlySpan<byte> head, int pos, int end, RequestHead result)
+    {
+        result.ClearLineEnds();
+        for (var count = 0; pos < end && count <= RequestHead.MaxHeaderCount; count++)
+        {
+            var lf = head[pos..].IndexOf(HttpChars.LF) + pos;
+            result.RecordLineEnd(lf);
+            pos = lf + 1;
+        }
+
+        return result.RecordedLineEnds;
     }
 
     private static RejectReason ParseRequestLine(ReadOnlySpan<byte> line, RequestHead result)
@@ -419,6 +473,12 @@ internal static class RequestHeadParser
     /// <summary>True when the comma-separated list holds <paramref name="token"/> (case-insensitive, OWS-trimmed).</summary>
     public static bool ListContains(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token)
     {
+        if (!value.Contains((byte)','))
+        {
+            // One element, as in nearly every Connection header: no list to split.
+            return Ascii.EqualsIgnoreCase(value.Trim(" \t"u8), token);
+        }
+
         foreach (var range in value.Split((byte)','))
         {
             if (Ascii.EqualsIgnoreCase(value[range].Trim(" \t"u8), token))
