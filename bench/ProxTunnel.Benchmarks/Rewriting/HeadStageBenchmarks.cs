@@ -58,7 +58,7 @@ public class HeadStageBenchmarks
     public int Write()
     {
         var route = RequestRouter.Route(_head, _parsed, _tunnel, 0, _settings);
-        var plan = new HeadPlan(_head, _parsed, TargetShape.Prefixed, _settings.FixedPrefix, _head.AsSpan()[route.Host], _head.AsSpan()[route.PathAndQuery], route.Https, route.Port, _tunnel);
+        var plan = new HeadPlan(_head, _parsed, TargetShape.Prefixed, _settings.FixedPrefix, _head.AsSpan()[route.Host], _head.AsSpan()[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical);
         return HeadWriter.Write(_output, _head, _parsed, plan);
     }
 
@@ -67,7 +67,7 @@ public class HeadStageBenchmarks
     public int Plan()
     {
         var route = RequestRouter.Route(_head, _parsed, _tunnel, 0, _settings);
-        var plan = new HeadPlan(_head, _parsed, TargetShape.Prefixed, _settings.FixedPrefix, _head.AsSpan()[route.Host], _head.AsSpan()[route.PathAndQuery], route.Https, route.Port, _tunnel);
+        var plan = new HeadPlan(_head, _parsed, TargetShape.Prefixed, _settings.FixedPrefix, _head.AsSpan()[route.Host], _head.AsSpan()[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical);
         return HeadWriter.MaxLength(_head, plan);
     }
 }

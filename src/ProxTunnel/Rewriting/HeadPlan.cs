@@ -6,7 +6,7 @@ namespace ProxTunnel.Rewriting;
 internal readonly ref struct HeadPlan
 {
     public HeadPlan(ReadOnlySpan<byte> head, RequestHead parsed, TargetShape shape, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> host,
-        ReadOnlySpan<byte> pathAndQuery, bool https, int port, TunnelTarget? tunnel)
+        ReadOnlySpan<byte> pathAndQuery, bool https, int port, TunnelTarget? tunnel, bool? hostIsCanonical = null)
     {
         Shape = shape;
         Prefix = prefix;
@@ -18,7 +18,7 @@ internal readonly ref struct HeadPlan
 
         // Looked at once here, so the writers copy what is canonical already (nearly every request) instead of each
         // canonicalizing it again.
-        HostIsCanonical = !host.IsEmpty && HostName.IsCanonical(host);
+        HostIsCanonical = !host.IsEmpty && (hostIsCanonical ?? HostName.IsCanonical(host));
         PathIsCanonical = shape is TargetShape.Prefixed or TargetShape.ProxyHostPath && UrlPath.IsCanonical(pathAndQuery);
         HostSource = HeadWriter.ChooseHostSource(head, parsed, shape, host, https, port, HostIsCanonical);
     }

@@ -133,12 +133,18 @@ internal static class HeadWriter
         var replaceHost = plan.HostSource != HostSource.Client;
         var copyFrom = parsed.RequestLineEnd;
         var lines = parsed.Lines;
-        for (var i = 0; i < lines.Length; i++)
+
+        // Only the lines from the first one to drop or replace on are looked at; once the last is done, the rest is one copy.
+        var replaceLine = replaceHost ? parsed.HostLine : -1;
+        var first = parsed.RemovedCount == 0 ? replaceLine : replaceLine < 0 ? parsed.FirstRemoved : Math.Min(replaceLine, parsed.FirstRemoved);
+        var pending = parsed.RemovedCount + (replaceLine >= 0 ? 1 : 0);
+        for (var i = Math.Max(first, 0); pending > 0 && i < lines.Length; i++)
         {
             ref readonly var line = ref lines[i];
-            var replace = replaceHost && i == parsed.HostLine;
+            var replace = i == replaceLine;
             if (line.Remove || replace)
             {
+                pending--;
                 head[copyFrom..line.Start].CopyTo(destination[written..]);
                 written += line.Start - copyFrom;
                 copyFrom = line.End;

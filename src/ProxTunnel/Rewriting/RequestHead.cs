@@ -35,6 +35,10 @@ internal sealed class RequestHead
     public bool ConnectionKeepAlive;
     public int HostLine;
 
+    /// <summary>The first line marked <see cref="HeaderLine.Remove"/> (-1 when none) and how many are.</summary>
+    public int FirstRemoved;
+    public int RemovedCount;
+
     public ReadOnlySpan<HeaderLine> Lines => _lines.AsSpan(0, LineCount);
 
     public bool HasBody => IsChunked || ContentLength > 0;
@@ -45,6 +49,8 @@ internal sealed class RequestHead
         IsHttp10 = IsConnect = HasTransferEncoding = IsChunked = ConnectionUpgrade = ConnectionKeepAlive = false;
         ContentLength = -1;
         HostLine = -1;
+        FirstRemoved = -1;
+        RemovedCount = 0;
     }
 
     /// <summary>Forgets the line ends recorded for the previous head.</summary>

@@ -60,7 +60,8 @@ internal sealed class RewriteSettings
         return ClassifyCanonicalHost(length < 0 ? host : canonical[..length]);
     }
 
-    private int ClassifyCanonicalHost(scoped ReadOnlySpan<byte> host)
+    /// <summary><see cref="ClassifyHost(ReadOnlySpan{byte})"/> of a host known to be canonical (<see cref="Urls.HostName.IsCanonical"/>).</summary>
+    public int ClassifyCanonicalHost(scoped ReadOnlySpan<byte> host)
     {
         if (Ascii.EqualsIgnoreCase(host, ProxyHost))
         {

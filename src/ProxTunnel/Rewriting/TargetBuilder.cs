@@ -20,8 +20,16 @@ internal static class TargetBuilder
     /// one trailing dot dropped), checked to have a canonical form; write it through <see cref="WriteOrigin"/> or
     /// <see cref="WriteAuthority"/>. The path range runs to the end (a fragment there is dropped when written).</summary>
     public static RejectReason ParseAbsolute(ReadOnlySpan<byte> target, out bool https, out Range host, out int port, out Range pathAndQuery)
+        => ParseAbsolute(target, out https, out host, out port, out pathAndQuery, out _);
+
+    /// <summary>Like <see cref="ParseAbsolute(ReadOnlySpan{byte}, out bool, out Range, out int, out Range)"/>, and
+    /// <paramref name="hostIsCanonical"/> tells whether the host range is canonical already (<see cref="HostName.IsCanonical"/>),
+    /// so the writers may be told so and copy it.</summary>
+    public static RejectReason ParseAbsolute(ReadOnlySpan<byte> target, out bool https, out Range host, out int port, out Range pathAndQuery,
+        out bool hostIsCanonical)
     {
         https = false;
+        hostIsCanonical = false;
         host = default;
         port = 0;
         pathAndQuery = default;
@@ -48,7 +56,7 @@ internal static class TargetBuilder
             authorityEnd = rest.Length;
         }
 
-        var reason = ParseHostPort(rest[..authorityEnd], portRequired: false, out var hostRange, out port);
+        var reason = ParseHostPort(rest[..authorityEnd], portRequired: false, out var hostRange, out port, out hostIsCanonical);
         if (reason != RejectReason.None)
         {
             return reason;
@@ -77,14 +85,15 @@ internal static class TargetBuilder
     /// <see cref="NormalizeHost"/> for its canonical form.</summary>
     public static RejectReason ParseAuthority(ReadOnlySpan<byte> authority, out Range host, out int port, bool portRequired = true)
     {
-        var reason = ParseHostPort(authority, portRequired, out host, out port);
+        var reason = ParseHostPort(authority, portRequired, out host, out port, out _);
         return reason == RejectReason.None ? RejectReason.None : RejectReason.InvalidConnectTarget;
     }
 
-    private static RejectReason ParseHostPort(ReadOnlySpan<byte> authority, bool portRequired, out Range host, out int port)
+    private static RejectReason ParseHostPort(ReadOnlySpan<byte> authority, bool portRequired, out Range host, out int port, out bool hostIsCanonical)
     {
         host = default;
         port = 0;
+        hostIsCanonical = false;
         int hostEnd;
         if (authority.IsEmpty || authority.Length > 1024)
         {
@@ -102,7 +111,13 @@ internal static class TargetBuilder
         }
 
         // Userinfo ("user@host") and anything else that is not a host are refused here (RFC 9110 §4.2.4).
-        if (hostEnd <= 0 || HostName.CanonicalLength(authority[..hostEnd]) < 0)
+        if (hostEnd <= 0)
+        {
+            return RejectReason.InvalidTarget;
+        }
+
+        hostIsCanonical = HostName.IsCanonical(authority[..hostEnd]);
+        if (!hostIsCanonical && HostName.CanonicalLength(authority[..hostEnd]) < 0)
         {
             return RejectReason.InvalidTarget;
         }
