@@ -45,8 +45,16 @@ internal sealed class RequestHead
 
     public void Reset()
     {
-        MethodLength = TargetStart = TargetLength = RequestLineEnd = LineCount = 0;
-        IsHttp10 = IsConnect = HasTransferEncoding = IsChunked = ConnectionUpgrade = ConnectionKeepAlive = false;
+        MethodLength = TargetStart = TargetLength = RequestLineEnd = 0;
+        IsHttp10 = IsConnect = false;
+        ResetHeaderFacts();
+    }
+
+    /// <summary>Forgets what the header lines said (a parse of them starts over).</summary>
+    public void ResetHeaderFacts()
+    {
+        LineCount = 0;
+        HasTransferEncoding = IsChunked = ConnectionUpgrade = ConnectionKeepAlive = false;
         ContentLength = -1;
         HostLine = -1;
         FirstRemoved = -1;

@@ -197,6 +197,7 @@ internal static class RequestHeadParser
         out bool stale)
     {
         stale = false;
+        result.ResetHeaderFacts();
         if (ends.Length > RequestHead.MaxHeaderCount)
         {
             ends = ends[..(RequestHead.MaxHeaderCount + 1)];
@@ -229,68 +230,86 @@ internal static class RequestHeadParser
 
             header.End = lf + 1;
             pos = lf + 1;
-            result.LineCount = index + 1;
 
-            // Only a few names matter for framing: their length and first letter rule out nearly every other line
-            // before any comparison.
-            var name = line[..header.NameLength];
-            var value = head.Slice(header.ValueStart, header.ValueLength);
-            switch (name.Length)
+            // Only a few names matter for framing: their length rules out nearly every other line before any comparison.
+            if (header.NameLength < 32 && (FramingNameLengths >> header.NameLength & 1) != 0)
             {
-                case 4 when (name[0] | 0x20) == 'h' && Ascii.EqualsIgnoreCase(name, "host"u8):
-                    if (result.HostLine >= 0)
-                    {
-                        return RejectReason.MultipleHostHeaders;
-                    }
-
-                    result.HostLine = index;
-                    break;
-                case 10 when (name[0] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(name, "connection"u8):
-                    if (ListContains(value, "upgrade"u8))
-                    {
-                        result.ConnectionUpgrade = true;
-                    }
-
-                    if (result.IsHttp10 && ListContains(value, "keep-alive"u8))
-                    {
-                        result.ConnectionKeepAlive = true;
-                    }
-
-                    break;
-                case 14 when (name[0] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(name, "content-length"u8):
-                    if (result.ContentLength >= 0)
-                    {
-                        return RejectReason.MultipleContentLengths;
-                    }
-
-                    if (value.IsEmpty || value.Length > 18 || value.ContainsAnyExceptInRange((byte)'0', (byte)'9')
-                        || !Utf8Parser.TryParse(value, out long length, out var used) || used != value.Length)
-                    {
-                        return RejectReason.InvalidContentLength;
-                    }
-
-                    result.ContentLength = length;
-                    break;
-                case 17 when (name[0] | 0x20) == 't' && Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
-                    result.HasTransferEncoding = true;
-                    reason = ParseTransferEncoding(value, ref chunkedSeen, ref finalCodingChunked);
-                    if (reason != RejectReason.None)
-                    {
-                        return reason;
-                    }
-
-                    result.IsChunked = finalCodingChunked;
-                    break;
-                case 16 when (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name, "proxy-connection"u8):
-                case 19 when (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name, "proxy-authorization"u8):
-                    header.Remove = true;
-                    if (result.RemovedCount++ == 0)
-                    {
-                        result.FirstRemoved = index;
-                    }
-
-                    break;
+                reason = ReadFramingHeader(head, line[..header.NameLength], ref header, index, result, ref chunkedSeen, ref finalCodingChunked);
+                if (reason != RejectReason.None)
+                {
+                    return reason;
+                }
             }
+        }
+
+        result.LineCount = ends.Length;
+        return RejectReason.None;
+    }
+
+    /// <summary>The lengths of the names <see cref="ReadFramingHeader"/> looks at, as a bit mask.</summary>
+    private const uint FramingNameLengths = 1u << 4 | 1u << 10 | 1u << 14 | 1u << 16 | 1u << 17 | 1u << 19;
+
+    /// <summary>Reads a header that frames the request or is dropped: Host, Connection, Content-Length, Transfer-Encoding,
+    /// Proxy-Connection, Proxy-Authorization (names of the <see cref="FramingNameLengths"/>).</summary>
+    private static RejectReason ReadFramingHeader(ReadOnlySpan<byte> head, ReadOnlySpan<byte> name, ref HeaderLine header, int index, RequestHead result,
+        ref bool chunkedSeen, ref bool finalCodingChunked)
+    {
+        var value = head.Slice(header.ValueStart, header.ValueLength);
+        switch (name.Length)
+        {
+            case 4 when (name[0] | 0x20) == 'h' && Ascii.EqualsIgnoreCase(name, "host"u8):
+                if (result.HostLine >= 0)
+                {
+                    return RejectReason.MultipleHostHeaders;
+                }
+
+                result.HostLine = index;
+                break;
+            case 10 when (name[0] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(name, "connection"u8):
+                if (ListContains(value, "upgrade"u8))
+                {
+                    result.ConnectionUpgrade = true;
+                }
+
+                if (result.IsHttp10 && ListContains(value, "keep-alive"u8))
+                {
+                    result.ConnectionKeepAlive = true;
+                }
+
+                break;
+            case 14 when (name[0] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(name, "content-length"u8):
+                if (result.ContentLength >= 0)
+                {
+                    return RejectReason.MultipleContentLengths;
+                }
+
+                if (value.IsEmpty || value.Length > 18 || value.ContainsAnyExceptInRange((byte)'0', (byte)'9')
+                    || !Utf8Parser.TryParse(value, out long length, out var used) || used != value.Length)
+                {
+                    return RejectReason.InvalidContentLength;
+                }
+
+                result.ContentLength = length;
+                break;
+            case 17 when (name[0] | 0x20) == 't' && Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
+                result.HasTransferEncoding = true;
+                var codings = ParseTransferEncoding(value, ref chunkedSeen, ref finalCodingChunked);
+                if (codings != RejectReason.None)
+                {
+                    return codings;
+                }
+
+                result.IsChunked = finalCodingChunked;
+                break;
+            case 16 when (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name, "proxy-connection"u8):
+            case 19 when (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name, "proxy-authorization"u8):
+                header.Remove = true;
+                if (result.RemovedCount++ == 0)
+                {
+                    result.FirstRemoved = index;
+                }
+
+                break;
         }
 
         return RejectReason.None;
@@ -363,6 +382,7 @@ internal static class RequestHeadParser
     }
 
     /// <summary>Parses the header line <paramref name="line"/>, which starts at <paramref name="offset"/> of <paramref name="head"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static RejectReason ParseHeaderLine(ReadOnlySpan<byte> head, ReadOnlySpan<byte> line, int offset, bool valueClean, ref HeaderLine header)
     {
         if (line.IsEmpty)

@@ -936,9 +936,10 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
 
     private ReadOnlyMemory<byte> LinearizeMemory(in ReadOnlySequence<byte> data, int length)
     {
-        if (data.FirstSpan.Length >= length)
+        var first = data.First;
+        if (first.Length >= length)
         {
-            return data.First[..length];
+            return first[..length];
         }
 
         EnsureScratch(length);
