@@ -347,7 +347,7 @@ internal static class RequestHeadParser
 
         var target = rest[..sp2];
         var version = rest[(sp2 + 1)..];
-        if (target.ContainsAny(HttpChars.InvalidTarget))
+        if (HttpChars.HasInvalidTargetByte(target))
         {
             return RejectReason.InvalidRequestLine;
         }
