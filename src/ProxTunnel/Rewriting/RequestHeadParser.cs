@@ -231,8 +231,9 @@ internal static class RequestHeadParser
             header.End = lf + 1;
             pos = lf + 1;
 
-            // Only a few names matter for framing: their length rules out nearly every other line before any comparison.
-            if (header.NameLength < 32 && (FramingNameLengths >> header.NameLength & 1) != 0)
+            // Only a few names matter for framing: their length and first letter rule out nearly every other line
+            // before any comparison.
+            if (header.NameLength < 32 && (FramingNameLengths >> header.NameLength & 1) != 0 && (FramingInitials >> ((line[0] | 0x20) & 31) & 1) != 0)
             {
                 reason = ReadFramingHeader(head, line[..header.NameLength], ref header, index, result, ref chunkedSeen, ref finalCodingChunked);
                 if (reason != RejectReason.None)
@@ -248,6 +249,9 @@ internal static class RequestHeadParser
 
     /// <summary>The lengths of the names <see cref="ReadFramingHeader"/> looks at, as a bit mask.</summary>
     private const uint FramingNameLengths = 1u << 4 | 1u << 10 | 1u << 14 | 1u << 16 | 1u << 17 | 1u << 19;
+
+    /// <summary>Their first letters (h, c, t, p), as a bit mask of the letter's low five bits.</summary>
+    private const uint FramingInitials = 1u << ('h' & 31) | 1u << ('c' & 31) | 1u << ('t' & 31) | 1u << ('p' & 31);
 
     /// <summary>Reads a header that frames the request or is dropped: Host, Connection, Content-Length, Transfer-Encoding,
     /// Proxy-Connection, Proxy-Authorization (names of the <see cref="FramingNameLengths"/>).</summary>
