@@ -100,6 +100,14 @@ internal static class TargetBuilder
             return RejectReason.InvalidTarget;
         }
 
+        if (HostName.IsCanonical(authority))
+        {
+            // The common case: a canonical name and no port (a colon is no canonical host byte), in one look.
+            hostIsCanonical = true;
+            host = new Range(0, authority.Length);
+            return portRequired ? RejectReason.InvalidTarget : RejectReason.None;
+        }
+
         if (authority[0] == (byte)'[')
         {
             hostEnd = authority.IndexOf((byte)']') + 1;
@@ -116,7 +124,7 @@ internal static class TargetBuilder
             return RejectReason.InvalidTarget;
         }
 
-        hostIsCanonical = HostName.IsCanonical(authority[..hostEnd]);
+        hostIsCanonical = hostEnd < authority.Length && HostName.IsCanonical(authority[..hostEnd]);
         if (!hostIsCanonical && HostName.CanonicalLength(authority[..hostEnd]) < 0)
         {
             return RejectReason.InvalidTarget;
