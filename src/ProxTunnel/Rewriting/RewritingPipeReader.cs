@@ -845,7 +845,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDisposable
     {
         var output = ArrayPool<byte>.Shared.Rent(HeadWriter.MaxLength(head, plan));
         var written = HeadWriter.Write(output, head, _head, plan);
-        if (plan.Shape is TargetShape.Prefixed or TargetShape.Resolved && _settings.Metrics.RequestsRewritten.Enabled)
+        if (plan.Shape is TargetShape.Prefixed or TargetShape.Resolved)
         {
             _settings.Metrics.RequestsRewritten.Add(1);
         }
