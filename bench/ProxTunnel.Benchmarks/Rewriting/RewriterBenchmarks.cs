@@ -14,7 +14,7 @@ namespace ProxTunnel.Benchmarks.Rewriting;
 /// the steady-state cost per request head. <see cref="RawSource"/> is the same loop without the rewriter: the harness's
 /// own cost.
 /// </summary>
-[MemoryDiagnoser]
+[MemoryDiagnoser, MinColumn, MedianColumn]
 public class RewriterBenchmarks
 {
     /// <summary>A Chrome-like navigation through a plain proxy: absolute-form, 19 header lines, about 600 bytes.</summary>

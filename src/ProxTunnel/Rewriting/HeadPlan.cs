@@ -1,10 +1,12 @@
+using ProxTunnel.Urls;
+
 namespace ProxTunnel.Rewriting;
 
 /// <summary>Everything the head writer needs besides the head: the new target's parts and where Host comes from.</summary>
 internal readonly ref struct HeadPlan
 {
     public HeadPlan(ReadOnlySpan<byte> head, RequestHead parsed, TargetShape shape, ReadOnlySpan<byte> prefix, ReadOnlySpan<byte> host,
-        ReadOnlySpan<byte> pathAndQuery, bool https, int port, TunnelTarget? tunnel)
+        ReadOnlySpan<byte> pathAndQuery, bool https, int port, TunnelTarget? tunnel, bool? hostIsCanonical = null)
     {
         Shape = shape;
         Prefix = prefix;
@@ -13,7 +15,12 @@ internal readonly ref struct HeadPlan
         Https = https;
         Port = port;
         Tunnel = tunnel;
-        HostSource = HeadWriter.ChooseHostSource(head, parsed, shape, host, https, port);
+
+        // Looked at once here, so the writers copy what is canonical already (nearly every request) instead of each
+        // canonicalizing it again.
+        HostIsCanonical = !host.IsEmpty && (hostIsCanonical ?? HostName.IsCanonical(host));
+        PathIsCanonical = shape is TargetShape.Prefixed or TargetShape.ProxyHostPath && UrlPath.IsCanonical(pathAndQuery);
+        HostSource = HeadWriter.ChooseHostSource(head, parsed, shape, host, https, port, HostIsCanonical);
     }
 
     public TargetShape Shape { get; }
@@ -25,6 +32,12 @@ internal readonly ref struct HeadPlan
     public ReadOnlySpan<byte> Host { get; }
 
     public ReadOnlySpan<byte> PathAndQuery { get; }
+
+    /// <summary><see cref="Host"/> is in canonical form already (<see cref="HostName.IsCanonical"/>).</summary>
+    public bool HostIsCanonical { get; }
+
+    /// <summary><see cref="PathAndQuery"/> is in canonical form already (<see cref="UrlPath.IsCanonical"/>).</summary>
+    public bool PathIsCanonical { get; }
 
     public bool Https { get; }
 

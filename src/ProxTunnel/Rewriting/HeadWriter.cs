@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Text;
 
 namespace ProxTunnel.Rewriting;
@@ -9,7 +10,8 @@ namespace ProxTunnel.Rewriting;
 /// </summary>
 internal static class HeadWriter
 {
-    public static HostSource ChooseHostSource(ReadOnlySpan<byte> head, RequestHead parsed, TargetShape shape, ReadOnlySpan<byte> urlHost, bool https, int port)
+    public static HostSource ChooseHostSource(ReadOnlySpan<byte> head, RequestHead parsed, TargetShape shape, ReadOnlySpan<byte> urlHost, bool https, int port,
+        bool hostIsCanonical = false)
     {
         if (shape == TargetShape.Verbatim)
         {
@@ -19,7 +21,7 @@ internal static class HeadWriter
         if (!urlHost.IsEmpty)
         {
             // The client's Host stays when it already names the URL's authority (host names are case-insensitive).
-            return parsed.HostLine >= 0 && NamesAuthority(RequestHead.Value(head, parsed.Lines[parsed.HostLine]), urlHost, https, port)
+            return parsed.HostLine >= 0 && NamesAuthority(RequestHead.Value(head, parsed.Lines[parsed.HostLine]), urlHost, https, port, hostIsCanonical)
                 ? HostSource.Client
                 : HostSource.Url;
         }
@@ -35,7 +37,30 @@ internal static class HeadWriter
     }
 
     /// <summary>True when <paramref name="value"/> is, ignoring case, the authority the URL builder writes for the host and port.</summary>
-    private static bool NamesAuthority(ReadOnlySpan<byte> value, ReadOnlySpan<byte> host, bool https, int port)
+    private static bool NamesAuthority(ReadOnlySpan<byte> value, ReadOnlySpan<byte> host, bool https, int port, bool hostIsCanonical)
+    {
+        if (hostIsCanonical)
+        {
+            // The writer would copy the host: compare in place, then the port it would write (none for the default).
+            if (value.Length < host.Length || !Ascii.EqualsIgnoreCase(value[..host.Length], host))
+            {
+                return false;
+            }
+
+            var rest = value[host.Length..];
+            if (TargetBuilder.IsDefaultPort(https, port))
+            {
+                return rest.IsEmpty;
+            }
+
+            Span<byte> digits = stackalloc byte[8];
+            return rest.Length > 1 && rest[0] == (byte)':' && Utf8Formatter.TryFormat(port, digits, out var length) && rest[1..].SequenceEqual(digits[..length]);
+        }
+
+        return NamesAuthoritySlow(value, host, https, port);
+    }
+
+    private static bool NamesAuthoritySlow(ReadOnlySpan<byte> value, ReadOnlySpan<byte> host, bool https, int port)
     {
         const int MaxCompared = 256;
         if (value.Length > MaxCompared || TargetBuilder.AuthorityLength(https, host, port) > MaxCompared)
@@ -53,11 +78,13 @@ internal static class HeadWriter
     {
         var originLength = plan.Shape != TargetShape.Prefixed ? 0
             : plan.Host.IsEmpty ? plan.Tunnel!.Origin.Length
-            : TargetBuilder.OriginLength(plan.Https, plan.Host, plan.Port);
-        var pathLength = plan.Shape is TargetShape.Prefixed or TargetShape.ProxyHostPath ? TargetBuilder.PathAndQueryLength(plan.PathAndQuery) : 0;
+            : TargetBuilder.OriginLength(plan.Https, plan.Host, plan.Port, plan.HostIsCanonical);
+        var pathLength = plan.Shape is TargetShape.Prefixed or TargetShape.ProxyHostPath
+            ? TargetBuilder.PathAndQueryLength(plan.PathAndQuery, plan.PathIsCanonical)
+            : 0;
         var hostLineLength = plan.HostSource switch
         {
-            HostSource.Url => "Host: \r\n"u8.Length + TargetBuilder.AuthorityLength(plan.Https, plan.Host, plan.Port),
+            HostSource.Url => "Host: \r\n"u8.Length + TargetBuilder.AuthorityLength(plan.Https, plan.Host, plan.Port, plan.HostIsCanonical),
             HostSource.Tunnel => "Host: \r\n"u8.Length + plan.Tunnel!.Authority.Length,
             _ => 0,
         };
@@ -89,13 +116,13 @@ internal static class HeadWriter
             }
             else
             {
-                written += TargetBuilder.WriteOrigin(destination[written..], plan.Https, plan.Host, plan.Port);
+                written += TargetBuilder.WriteOrigin(destination[written..], plan.Https, plan.Host, plan.Port, plan.HostIsCanonical);
             }
         }
 
         if (plan.Shape is TargetShape.Prefixed or TargetShape.ProxyHostPath)
         {
-            written += TargetBuilder.WritePathAndQuery(destination[written..], plan.PathAndQuery);
+            written += TargetBuilder.WritePathAndQuery(destination[written..], plan.PathAndQuery, plan.PathIsCanonical);
         }
 
         // " HTTP/1.x\r\n"
@@ -106,12 +133,18 @@ internal static class HeadWriter
         var replaceHost = plan.HostSource != HostSource.Client;
         var copyFrom = parsed.RequestLineEnd;
         var lines = parsed.Lines;
-        for (var i = 0; i < lines.Length; i++)
+
+        // Only the lines from the first one to drop or replace on are looked at; once the last is done, the rest is one copy.
+        var replaceLine = replaceHost ? parsed.HostLine : -1;
+        var first = parsed.RemovedCount == 0 ? replaceLine : replaceLine < 0 ? parsed.FirstRemoved : Math.Min(replaceLine, parsed.FirstRemoved);
+        var pending = parsed.RemovedCount + (replaceLine >= 0 ? 1 : 0);
+        for (var i = Math.Max(first, 0); pending > 0 && i < lines.Length; i++)
         {
             ref readonly var line = ref lines[i];
-            var replace = replaceHost && i == parsed.HostLine;
+            var replace = i == replaceLine;
             if (line.Remove || replace)
             {
+                pending--;
                 head[copyFrom..line.Start].CopyTo(destination[written..]);
                 written += line.Start - copyFrom;
                 copyFrom = line.End;
@@ -147,7 +180,7 @@ internal static class HeadWriter
         }
         else
         {
-            written += TargetBuilder.WriteAuthority(destination[written..], plan.Https, plan.Host, plan.Port);
+            written += TargetBuilder.WriteAuthority(destination[written..], plan.Https, plan.Host, plan.Port, plan.HostIsCanonical);
         }
 
         "\r\n"u8.CopyTo(destination[written..]);

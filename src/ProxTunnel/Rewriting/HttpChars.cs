@@ -22,10 +22,11 @@ internal static class HttpChars
     public static readonly SearchValues<byte> InvalidFieldValueButLineEnds = SearchValues.Create(
         [0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 127]);
 
-    /// <summary>Bytes that may never appear in a request target: controls, space, '#', DEL and non-ASCII (clients
-    /// percent-encode; Kestrel refuses raw bytes above 0x7F too).</summary>
-    public static readonly SearchValues<byte> InvalidTarget = SearchValues.Create(
-        [.. Enumerable.Range(0, 33).Select(b => (byte)b), (byte)'#', .. Enumerable.Range(127, 129).Select(b => (byte)b)]);
+    /// <summary>True when <paramref name="target"/> holds a byte that may never appear in a request target: controls,
+    /// space, '#', DEL and non-ASCII (clients percent-encode; Kestrel refuses raw bytes above 0x7F too). Two plain
+    /// vector searches: a set with non-ASCII members would take SearchValues' slower any-byte path.</summary>
+    public static bool HasInvalidTargetByte(ReadOnlySpan<byte> target)
+        => target.ContainsAnyExceptInRange((byte)0x21, (byte)0x7E) || target.Contains((byte)'#');
 
     public static bool IsToken(ReadOnlySpan<byte> span) => !span.IsEmpty && !span.ContainsAnyExcept(Token);
 

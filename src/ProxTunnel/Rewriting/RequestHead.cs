@@ -55,16 +55,30 @@ internal sealed class RequestHead
     /// <summary><c>Connection: keep-alive</c> was sent (what an HTTP/1.0 client asks for persistence with).</summary>
     public bool ConnectionKeepAlive { get => Has(Facts.KeepAlive); set => Set(Facts.KeepAlive, value); }
 
+    /// <summary>The first line marked <see cref="HeaderLine.Remove"/> (-1 when none) and how many are.</summary>
+    public int FirstRemoved;
+    public int RemovedCount;
+
     public ReadOnlySpan<HeaderLine> Lines => _lines.AsSpan(0, LineCount);
 
     public bool HasBody => IsChunked || ContentLength > 0;
 
     public void Reset()
     {
-        MethodLength = TargetStart = TargetLength = RequestLineEnd = LineCount = 0;
-        _facts = Facts.None;
+        MethodLength = TargetStart = TargetLength = RequestLineEnd = 0;
+        IsHttp10 = IsConnect = false;
+        ResetHeaderFacts();
+    }
+
+    /// <summary>Forgets what the header lines said (a parse of them starts over).</summary>
+    public void ResetHeaderFacts()
+    {
+        LineCount = 0;
+        _facts &= Facts.Http10 | Facts.Connect;
         ContentLength = -1;
         HostLine = -1;
+        FirstRemoved = -1;
+        RemovedCount = 0;
     }
 
     /// <summary>Forgets the line ends recorded for the previous head.</summary>
@@ -86,17 +100,26 @@ internal sealed class RequestHead
         _lineEnds[_lineEndCount++] = lf;
     }
 
-    /// <summary>The recorded LF offset of header line <paramref name="index"/> when it starts at <paramref name="start"/>, else -1.</summary>
-    public int RecordedLineEnd(int index, int start) => index < _lineEndCount && _lineEnds[index] >= start ? _lineEnds[index] : -1;
+    /// <summary>The LF offsets recorded by <see cref="RecordLineEnd"/> since <see cref="ClearLineEnds"/>.</summary>
+    public ReadOnlySpan<int> RecordedLineEnds => _lineEnds.AsSpan(0, _lineEndCount);
 
-    public ref HeaderLine AddLine()
+    /// <summary>Room for <paramref name="count"/> lines, to be filled in order (setting <see cref="LineCount"/>); the
+    /// lines parsed before are gone.</summary>
+    public Span<HeaderLine> LineTable(int count)
     {
-        if (LineCount == _lines.Length)
+        LineCount = 0;
+        if (count > _lines.Length)
         {
-            Grow(ref _lines, LineCount);
+            var larger = ArrayPool<HeaderLine>.Shared.Rent(Math.Max(InitialLines, count));
+            if (_lines.Length > 0)
+            {
+                ArrayPool<HeaderLine>.Shared.Return(_lines);
+            }
+
+            _lines = larger;
         }
 
-        return ref _lines[LineCount++];
+        return _lines.AsSpan(0, count);
     }
 
     public bool HoldsTables => _lines.Length > 0 || _lineEnds.Length > 0;

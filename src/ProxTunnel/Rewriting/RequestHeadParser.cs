@@ -143,91 +143,28 @@ internal static class RequestHeadParser
         // to every LF having its CR), no value needs a scan of its own; a block that fails is checked line by line.
         var block = head[pos..end];
         var valuesClean = !block.ContainsAny(HttpChars.InvalidFieldValueButLineEnds) && block.Count(HttpChars.CR) == block.Count(HttpChars.LF);
-        var contentLengthSeen = false;
-        var finalCodingChunked = false;
-        var chunkedSeen = false;
-        while (pos < end)
+
+        // FindHeadEnd recorded where every line ends; when it was not asked to (or they are not this head's), find them now.
+        var ends = result.RecordedLineEnds;
+        if (pos < end && (ends.IsEmpty || ends[0] <= pos || ends[^1] != end - 1))
         {
-            // FindHeadEnd found every line's end already; look again only when it was not asked to record them.
-            var recorded = result.RecordedLineEnd(result.LineCount, pos);
-            var lineEnd = recorded >= 0 && recorded < end && head[recorded] == HttpChars.LF ? recorded : head[pos..].IndexOf(HttpChars.LF) + pos;
-            var line = head[pos..(lineEnd - 1)];
-            if (result.LineCount == RequestHead.MaxHeaderCount)
-            {
-                return RejectReason.TooManyHeaders;
-            }
+            ends = RecordLineEnds(head, pos, end, result);
+        }
 
-            reason = ParseHeaderLine(line, pos, valuesClean, out var header);
-            if (reason != RejectReason.None)
-            {
-                return reason;
-            }
+        reason = ParseHeaderLines(head, pos, ends, valuesClean, result, out var stale);
+        if (stale)
+        {
+            reason = ParseHeaderLines(head, pos, RecordLineEnds(head, pos, end, result), valuesClean, result, out _);
+        }
 
-            header.End = lineEnd + 1;
-            var index = result.LineCount;
-            var name = line[..header.NameLength];
-            var value = head.Slice(header.ValueStart, header.ValueLength);
-            switch (name.Length)
-            {
-                case 4 when Ascii.EqualsIgnoreCase(name, "host"u8):
-                    if (result.HostLine >= 0)
-                    {
-                        return RejectReason.MultipleHostHeaders;
-                    }
-
-                    result.HostLine = index;
-                    break;
-                case 10 when Ascii.EqualsIgnoreCase(name, "connection"u8):
-                    if (ListContains(value, "upgrade"u8))
-                    {
-                        result.ConnectionUpgrade = true;
-                    }
-
-                    if (result.IsHttp10 && ListContains(value, "keep-alive"u8))
-                    {
-                        result.ConnectionKeepAlive = true;
-                    }
-
-                    break;
-                case 14 when Ascii.EqualsIgnoreCase(name, "content-length"u8):
-                    if (contentLengthSeen)
-                    {
-                        return RejectReason.MultipleContentLengths;
-                    }
-
-                    contentLengthSeen = true;
-                    if (value.IsEmpty || value.Length > 18 || value.ContainsAnyExceptInRange((byte)'0', (byte)'9')
-                        || !Utf8Parser.TryParse(value, out long length, out var used) || used != value.Length)
-                    {
-                        return RejectReason.InvalidContentLength;
-                    }
-
-                    result.ContentLength = length;
-                    break;
-                case 17 when Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
-                    result.HasTransferEncoding = true;
-                    reason = ParseTransferEncoding(value, ref chunkedSeen, ref finalCodingChunked);
-                    if (reason != RejectReason.None)
-                    {
-                        return reason;
-                    }
-
-                    break;
-                case 16 when Ascii.EqualsIgnoreCase(name, "proxy-connection"u8):
-                    header.Remove = true;
-                    break;
-                case 19 when Ascii.EqualsIgnoreCase(name, "proxy-authorization"u8):
-                    header.Remove = true;
-                    break;
-            }
-
-            result.AddLine() = header;
-            pos = lineEnd + 1;
+        if (reason != RejectReason.None)
+        {
+            return reason;
         }
 
         if (result.HasTransferEncoding)
         {
-            if (contentLengthSeen)
+            if (result.ContentLength >= 0)
             {
                 return RejectReason.ContentLengthWithTransferEncoding;
             }
@@ -237,12 +174,10 @@ internal static class RequestHeadParser
                 return RejectReason.TransferEncodingInHttp10;
             }
 
-            if (!finalCodingChunked)
+            if (!result.IsChunked)
             {
                 return RejectReason.UnsupportedTransferEncoding;
             }
-
-            result.IsChunked = true;
         }
 
         // Kestrel refuses upgrade requests with a body; refusing them here too keeps the two in step.
@@ -252,6 +187,151 @@ internal static class RequestHeadParser
         }
 
         return RejectReason.None;
+    }
+
+    /// <summary>
+    /// The header lines, one per recorded line end (<paramref name="ends"/>: the offset of each line's LF). Sets
+    /// <paramref name="stale"/> (and returns at once) when a recorded end is no line end of this head.
+    /// </summary>
+    private static RejectReason ParseHeaderLines(ReadOnlySpan<byte> head, int pos, ReadOnlySpan<int> ends, bool valuesClean, RequestHead result,
+        out bool stale)
+    {
+        stale = false;
+        result.ResetHeaderFacts();
+        if (ends.Length > RequestHead.MaxHeaderCount)
+        {
+            ends = ends[..(RequestHead.MaxHeaderCount + 1)];
+        }
+
+        var lines = result.LineTable(Math.Min(ends.Length, RequestHead.MaxHeaderCount));
+        var chunkedSeen = false;
+        var finalCodingChunked = false;
+        for (var index = 0; index < ends.Length; index++)
+        {
+            var lf = ends[index];
+            if (lf <= pos || head[lf] != HttpChars.LF || head[lf - 1] != HttpChars.CR)
+            {
+                stale = true;
+                return RejectReason.None;
+            }
+
+            if (index == RequestHead.MaxHeaderCount)
+            {
+                return RejectReason.TooManyHeaders;
+            }
+
+            var line = head[pos..(lf - 1)];
+            ref var header = ref lines[index];
+            var reason = ParseHeaderLine(head, line, pos, valuesClean, ref header);
+            if (reason != RejectReason.None)
+            {
+                return reason;
+            }
+
+            header.End = lf + 1;
+            pos = lf + 1;
+
+            // Only a few names matter for framing: their length and first letter rule out nearly every other line
+            // before any comparison.
+            if (header.NameLength < 32 && (FramingNameLengths >> header.NameLength & 1) != 0 && (FramingInitials >> ((line[0] | 0x20) & 31) & 1) != 0)
+            {
+                reason = ReadFramingHeader(head, line[..header.NameLength], ref header, index, result, ref chunkedSeen, ref finalCodingChunked);
+                if (reason != RejectReason.None)
+                {
+                    return reason;
+                }
+            }
+        }
+
+        result.LineCount = ends.Length;
+        return RejectReason.None;
+    }
+
+    /// <summary>The lengths of the names <see cref="ReadFramingHeader"/> looks at, as a bit mask.</summary>
+    private const uint FramingNameLengths = 1u << 4 | 1u << 10 | 1u << 14 | 1u << 16 | 1u << 17 | 1u << 19;
+
+    /// <summary>Their first letters (h, c, t, p), as a bit mask of the letter's low five bits.</summary>
+    private const uint FramingInitials = 1u << ('h' & 31) | 1u << ('c' & 31) | 1u << ('t' & 31) | 1u << ('p' & 31);
+
+    /// <summary>Reads a header that frames the request or is dropped: Host, Connection, Content-Length, Transfer-Encoding,
+    /// Proxy-Connection, Proxy-Authorization (names of the <see cref="FramingNameLengths"/>).</summary>
+    private static RejectReason ReadFramingHeader(ReadOnlySpan<byte> head, ReadOnlySpan<byte> name, ref HeaderLine header, int index, RequestHead result,
+        ref bool chunkedSeen, ref bool finalCodingChunked)
+    {
+        var value = head.Slice(header.ValueStart, header.ValueLength);
+        switch (name.Length)
+        {
+            case 4 when (name[0] | 0x20) == 'h' && Ascii.EqualsIgnoreCase(name, "host"u8):
+                if (result.HostLine >= 0)
+                {
+                    return RejectReason.MultipleHostHeaders;
+                }
+
+                result.HostLine = index;
+                break;
+            case 10 when (name[0] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(name, "connection"u8):
+                if (ListContains(value, "upgrade"u8))
+                {
+                    result.ConnectionUpgrade = true;
+                }
+
+                if (result.IsHttp10 && ListContains(value, "keep-alive"u8))
+                {
+                    result.ConnectionKeepAlive = true;
+                }
+
+                break;
+            case 14 when (name[0] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(name, "content-length"u8):
+                if (result.ContentLength >= 0)
+                {
+                    return RejectReason.MultipleContentLengths;
+                }
+
+                if (value.IsEmpty || value.Length > 18 || value.ContainsAnyExceptInRange((byte)'0', (byte)'9')
+                    || !Utf8Parser.TryParse(value, out long length, out var used) || used != value.Length)
+                {
+                    return RejectReason.InvalidContentLength;
+                }
+
+                result.ContentLength = length;
+                break;
+            case 17 when (name[0] | 0x20) == 't' && Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
+                result.HasTransferEncoding = true;
+                var codings = ParseTransferEncoding(value, ref chunkedSeen, ref finalCodingChunked);
+                if (codings != RejectReason.None)
+                {
+                    return codings;
+                }
+
+                result.IsChunked = finalCodingChunked;
+                break;
+            case 16 when (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name, "proxy-connection"u8):
+            case 19 when (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name, "proxy-authorization"u8):
+                header.Remove = true;
+                if (result.RemovedCount++ == 0)
+                {
+                    result.FirstRemoved = index;
+                }
+
+                break;
+        }
+
+        return RejectReason.None;
+    }
+
+    /// <summary>Finds and records the LF of every header line between <paramref name="pos"/> and <paramref name="end"/>
+    /// (the final empty line's start), one more than a head may have at most.</summary>
+    private static ReadOnlySpan<int> RecordLineEnds(ReadOnlySpan<byte> head, int pos, int end, RequestHead result)
+    {
+        result.ClearLineEnds();
+        for (var count = 0; pos < end && count <= RequestHead.MaxHeaderCount; count++)
+        {
+            var lf = head[pos..].IndexOf(HttpChars.LF) + pos;
+            result.RecordLineEnd(lf);
+            pos = lf + 1;
+        }
+
+        return result.RecordedLineEnds;
     }
 
     private static RejectReason ParseRequestLine(ReadOnlySpan<byte> line, RequestHead result)
@@ -271,7 +351,7 @@ internal static class RequestHeadParser
 
         var target = rest[..sp2];
         var version = rest[(sp2 + 1)..];
-        if (target.ContainsAny(HttpChars.InvalidTarget))
+        if (HttpChars.HasInvalidTargetByte(target))
         {
             return RejectReason.InvalidRequestLine;
         }
@@ -305,9 +385,10 @@ internal static class RequestHeadParser
         return RejectReason.None;
     }
 
-    private static RejectReason ParseHeaderLine(ReadOnlySpan<byte> line, int offset, bool valueClean, out HeaderLine header)
+    /// <summary>Parses the header line <paramref name="line"/>, which starts at <paramref name="offset"/> of <paramref name="head"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static RejectReason ParseHeaderLine(ReadOnlySpan<byte> head, ReadOnlySpan<byte> line, int offset, bool valueClean, ref HeaderLine header)
     {
-        header = default;
         if (line.IsEmpty)
         {
             return RejectReason.InvalidHeaderLine;
@@ -318,8 +399,8 @@ internal static class RequestHeadParser
             return RejectReason.ObsoleteLineFolding;
         }
 
-        // Fast path: the first byte that is not a token byte is the colon, so the name is a token.
-        var colon = line.IndexOfAnyExcept(HttpChars.Token);
+        // The first byte that is not a token byte must be the colon, so the name is a token.
+        var colon = NameLength(head, offset, line);
         if (colon <= 0 || line[colon] != (byte)':')
         {
             return NameError(line);
@@ -351,7 +432,32 @@ internal static class RequestHeadParser
         header.NameLength = colon;
         header.ValueStart = offset + valueStart;
         header.ValueLength = valueEnd - valueStart;
+        header.Remove = false;
         return RejectReason.None;
+    }
+
+    /// <summary>
+    /// Where the first byte of <paramref name="line"/> that is no token byte is, or -1. Nearly every name is letters,
+    /// digits and <c>-</c> ending at a colon within 32 bytes: one vector from <paramref name="head"/> (which holds the
+    /// line at <paramref name="offset"/>) tells that without a call; any other name goes through the token search.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int NameLength(ReadOnlySpan<byte> head, int offset, ReadOnlySpan<byte> line)
+    {
+        if (Vector256.IsHardwareAccelerated && offset <= head.Length - Vector256<byte>.Count)
+        {
+            var bytes = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(head), (nuint)offset);
+            var letters = Vector256.LessThan((bytes | Vector256.Create((byte)0x20)) - Vector256.Create((byte)'a'), Vector256.Create((byte)26));
+            var digits = Vector256.LessThan(bytes - Vector256.Create((byte)'0'), Vector256.Create((byte)10));
+            var named = letters | digits | Vector256.Equals(bytes, Vector256.Create((byte)'-'));
+            var end = BitOperations.TrailingZeroCount(~named.ExtractMostSignificantBits());
+            if (end < line.Length && line[end] == (byte)':')
+            {
+                return end;
+            }
+        }
+
+        return line.IndexOfAnyExcept(HttpChars.Token);
     }
 
     /// <summary>Why a header line without a token name before its colon is refused.</summary>
@@ -419,6 +525,12 @@ internal static class RequestHeadParser
     /// <summary>True when the comma-separated list holds <paramref name="token"/> (case-insensitive, OWS-trimmed).</summary>
     public static bool ListContains(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token)
     {
+        if (!value.Contains((byte)','))
+        {
+            // One element, as in nearly every Connection header: no list to split.
+            return Ascii.EqualsIgnoreCase(value.Trim(" \t"u8), token);
+        }
+
         foreach (var range in value.Split((byte)','))
         {
             if (Ascii.EqualsIgnoreCase(value[range].Trim(" \t"u8), token))

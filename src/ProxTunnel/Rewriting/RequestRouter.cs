@@ -24,6 +24,7 @@ internal static class RequestRouter
         Range host;
         Range pathAndQuery;
         int kind;
+        var hostIsCanonical = false;
         if (target[0] == (byte)'/' && tunnel is not null)
         {
             https = tunnel.Https;
@@ -38,7 +39,7 @@ internal static class RequestRouter
         }
         else
         {
-            var reason = TargetBuilder.ParseAbsolute(target, out https, out var hostInTarget, out port, out var pathInTarget);
+            var reason = TargetBuilder.ParseAbsolute(target, out https, out var hostInTarget, out port, out var pathInTarget, out hostIsCanonical);
             if (reason != RejectReason.None)
             {
                 return HeadRoute.Refused(reason);
@@ -46,11 +47,11 @@ internal static class RequestRouter
 
             host = Shift(hostInTarget, target.Length, parsed.TargetStart);
             pathAndQuery = Shift(pathInTarget, target.Length, parsed.TargetStart);
-            kind = settings.ClassifyHost(head[host]);
+            kind = hostIsCanonical ? settings.ClassifyCanonicalHost(head[host]) : settings.ClassifyHost(head[host]);
         }
 
         var route = RouteProxied(kind, head[pathAndQuery], settings, out var page);
-        return new HeadRoute(route, https, port, host, pathAndQuery, Page: page);
+        return new HeadRoute(route, https, port, host, pathAndQuery, Page: page, HostIsCanonical: hostIsCanonical);
     }
 
     /// <summary>

@@ -50,12 +50,19 @@ internal sealed class RewriteSettings
 
     /// <inheritdoc cref="ClassifyHost(string)"/>
     public int ClassifyHost(scoped ReadOnlySpan<byte> host)
+        => Urls.HostName.IsCanonical(host) ? ClassifyCanonicalHost(host) : ClassifyOtherHost(host);
+
+    private int ClassifyOtherHost(scoped ReadOnlySpan<byte> host)
     {
         // Compared in canonical form (HostName, as the options are), so every spelling of a proxy host is that host.
         Span<byte> canonical = stackalloc byte[Urls.HostName.MaxLength];
         var length = Urls.HostName.WriteCanonical(host, canonical);
-        host = length < 0 ? host : canonical[..length];
+        return ClassifyCanonicalHost(length < 0 ? host : canonical[..length]);
+    }
 
+    /// <summary><see cref="ClassifyHost(ReadOnlySpan{byte})"/> of a host known to be canonical (<see cref="Urls.HostName.IsCanonical"/>).</summary>
+    public int ClassifyCanonicalHost(scoped ReadOnlySpan<byte> host)
+    {
         if (Ascii.EqualsIgnoreCase(host, ProxyHost))
         {
             return 1;

@@ -889,10 +889,10 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                 // Other proxy-host paths reach the app unprefixed, with the Host header naming that host, so the app
                 // can route them with RequireHost.
                 return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.ProxyHostPath, default, head[route.Host],
-                    head[route.PathAndQuery], route.Https, route.Port, _tunnel)));
+                    head[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical)));
             case RouteKind.Prefixed:
                 return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Prefixed, _settings.FixedPrefix, head[route.Host],
-                    head[route.PathAndQuery], route.Https, route.Port, _tunnel)));
+                    head[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical)));
             default:
                 return Resolve(headMemory, route);
         }
@@ -1052,9 +1052,10 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
 
     private ReadOnlyMemory<byte> LinearizeMemory(in ReadOnlySequence<byte> data, int length)
     {
-        if (data.FirstSpan.Length >= length)
+        var first = data.First;
+        if (first.Length >= length)
         {
-            return data.First[..length];
+            return first[..length];
         }
 
         EnsureScratch(length);

@@ -20,8 +20,16 @@ internal static class TargetBuilder
     /// one trailing dot dropped), checked to have a canonical form; write it through <see cref="WriteOrigin"/> or
     /// <see cref="WriteAuthority"/>. The path range runs to the end (a fragment there is dropped when written).</summary>
     public static RejectReason ParseAbsolute(ReadOnlySpan<byte> target, out bool https, out Range host, out int port, out Range pathAndQuery)
+        => ParseAbsolute(target, out https, out host, out port, out pathAndQuery, out _);
+
+    /// <summary>Like <see cref="ParseAbsolute(ReadOnlySpan{byte}, out bool, out Range, out int, out Range)"/>, and
+    /// <paramref name="hostIsCanonical"/> tells whether the host range is canonical already (<see cref="HostName.IsCanonical"/>),
+    /// so the writers may be told so and copy it.</summary>
+    public static RejectReason ParseAbsolute(ReadOnlySpan<byte> target, out bool https, out Range host, out int port, out Range pathAndQuery,
+        out bool hostIsCanonical)
     {
         https = false;
+        hostIsCanonical = false;
         host = default;
         port = 0;
         pathAndQuery = default;
@@ -48,7 +56,7 @@ internal static class TargetBuilder
             authorityEnd = rest.Length;
         }
 
-        var reason = ParseHostPort(rest[..authorityEnd], portRequired: false, out var hostRange, out port);
+        var reason = ParseHostPort(rest[..authorityEnd], portRequired: false, out var hostRange, out port, out hostIsCanonical);
         if (reason != RejectReason.None)
         {
             return reason;
@@ -77,18 +85,27 @@ internal static class TargetBuilder
     /// <see cref="NormalizeHost"/> for its canonical form.</summary>
     public static RejectReason ParseAuthority(ReadOnlySpan<byte> authority, out Range host, out int port, bool portRequired = true)
     {
-        var reason = ParseHostPort(authority, portRequired, out host, out port);
+        var reason = ParseHostPort(authority, portRequired, out host, out port, out _);
         return reason == RejectReason.None ? RejectReason.None : RejectReason.InvalidConnectTarget;
     }
 
-    private static RejectReason ParseHostPort(ReadOnlySpan<byte> authority, bool portRequired, out Range host, out int port)
+    private static RejectReason ParseHostPort(ReadOnlySpan<byte> authority, bool portRequired, out Range host, out int port, out bool hostIsCanonical)
     {
         host = default;
         port = 0;
+        hostIsCanonical = false;
         int hostEnd;
         if (authority.IsEmpty || authority.Length > 1024)
         {
             return RejectReason.InvalidTarget;
+        }
+
+        if (HostName.IsCanonical(authority))
+        {
+            // The common case: a canonical name and no port (a colon is no canonical host byte), in one look.
+            hostIsCanonical = true;
+            host = new Range(0, authority.Length);
+            return portRequired ? RejectReason.InvalidTarget : RejectReason.None;
         }
 
         if (authority[0] == (byte)'[')
@@ -102,7 +119,13 @@ internal static class TargetBuilder
         }
 
         // Userinfo ("user@host") and anything else that is not a host are refused here (RFC 9110 §4.2.4).
-        if (hostEnd <= 0 || HostName.CanonicalLength(authority[..hostEnd]) < 0)
+        if (hostEnd <= 0)
+        {
+            return RejectReason.InvalidTarget;
+        }
+
+        hostIsCanonical = hostEnd < authority.Length && HostName.IsCanonical(authority[..hostEnd]);
+        if (!hostIsCanonical && HostName.CanonicalLength(authority[..hostEnd]) < 0)
         {
             return RejectReason.InvalidTarget;
         }
@@ -140,25 +163,37 @@ internal static class TargetBuilder
         => name is not null && Ascii.IsValid(name) && HostName.TryParse(name, out var host) && host.Kind != HostKind.IPv6 ? host.Value : null;
 
     /// <summary>Length of the origin <c>scheme://host[:port]</c> that <see cref="WriteOrigin"/> writes.</summary>
-    public static int OriginLength(bool https, ReadOnlySpan<byte> host, int port) => (https ? 8 : 7) + AuthorityLength(https, host, port);
+    public static int OriginLength(bool https, ReadOnlySpan<byte> host, int port, bool hostIsCanonical = false)
+        => (https ? 8 : 7) + AuthorityLength(https, host, port, hostIsCanonical);
 
-    /// <summary>Length of the authority <c>host[:port]</c> that <see cref="WriteAuthority"/> writes.</summary>
-    public static int AuthorityLength(bool https, ReadOnlySpan<byte> host, int port)
-        => HostLength(host) + (IsDefaultPort(https, port) ? 0 : 1 + CountDigits(port));
+    /// <summary>Length of the authority <c>host[:port]</c> that <see cref="WriteAuthority"/> writes.
+    /// <paramref name="hostIsCanonical"/>: the caller knows <see cref="HostName.IsCanonical"/> of the host (it is copied).</summary>
+    public static int AuthorityLength(bool https, ReadOnlySpan<byte> host, int port, bool hostIsCanonical = false)
+        => (hostIsCanonical ? host.Length : HostLength(host)) + (IsDefaultPort(https, port) ? 0 : 1 + CountDigits(port));
 
     /// <summary>Writes <c>scheme://host[:port]</c> with the host canonical and the default port dropped.</summary>
-    public static int WriteOrigin(Span<byte> destination, bool https, ReadOnlySpan<byte> host, int port)
+    public static int WriteOrigin(Span<byte> destination, bool https, ReadOnlySpan<byte> host, int port, bool hostIsCanonical = false)
     {
         var scheme = https ? "https://"u8 : "http://"u8;
         scheme.CopyTo(destination);
-        return scheme.Length + WriteAuthority(destination[scheme.Length..], https, host, port);
+        return scheme.Length + WriteAuthority(destination[scheme.Length..], https, host, port, hostIsCanonical);
     }
 
     /// <summary>Writes <c>host[:port]</c> with the host canonical (<see cref="HostName"/>) and the scheme's default
     /// port dropped.</summary>
-    public static int WriteAuthority(Span<byte> destination, bool https, ReadOnlySpan<byte> host, int port)
+    public static int WriteAuthority(Span<byte> destination, bool https, ReadOnlySpan<byte> host, int port, bool hostIsCanonical = false)
     {
-        var written = HostName.WriteCanonical(host, destination);
+        int written;
+        if (hostIsCanonical)
+        {
+            host.CopyTo(destination);
+            written = host.Length;
+        }
+        else
+        {
+            written = HostName.WriteCanonical(host, destination);
+        }
+
         if (written < 0)
         {
             // Only hosts the parsers accepted come here; anything else keeps the old lower-casing rather than failing.
@@ -176,11 +211,22 @@ internal static class TargetBuilder
     }
 
     /// <summary>Writes the canonical path and query (<see cref="UrlPath"/>): dot segments resolved, never above the
-    /// root, <c>\</c> as <c>/</c>, <c>/</c> for an empty path, the fragment dropped, every other byte verbatim.</summary>
-    public static int WritePathAndQuery(Span<byte> destination, ReadOnlySpan<byte> pathAndQuery) => UrlPath.Write(pathAndQuery, destination);
+    /// root, <c>\</c> as <c>/</c>, <c>/</c> for an empty path, the fragment dropped, every other byte verbatim.
+    /// <paramref name="isCanonical"/>: the caller knows <see cref="UrlPath.IsCanonical"/> of it (it is copied).</summary>
+    public static int WritePathAndQuery(Span<byte> destination, ReadOnlySpan<byte> pathAndQuery, bool isCanonical = false)
+    {
+        if (isCanonical)
+        {
+            pathAndQuery.CopyTo(destination);
+            return pathAndQuery.Length;
+        }
+
+        return UrlPath.Write(pathAndQuery, destination);
+    }
 
     /// <summary>Length of what <see cref="WritePathAndQuery"/> writes.</summary>
-    public static int PathAndQueryLength(ReadOnlySpan<byte> pathAndQuery) => UrlPath.CanonicalLength(pathAndQuery);
+    public static int PathAndQueryLength(ReadOnlySpan<byte> pathAndQuery, bool isCanonical = false)
+        => isCanonical ? pathAndQuery.Length : UrlPath.CanonicalLength(pathAndQuery);
 
     public static bool IsDefaultPort(bool https, int port) => port == (https ? 443 : 80);
 

@@ -159,38 +159,34 @@ internal sealed class HostName : IEquatable<HostName>
         return written;
     }
 
-    /// <summary>The hot path's test, one pass: an ordinary lower-case DNS name that is already canonical (labels of
-    /// 1–63 letters, digits, <c>-</c>, <c>_</c>; no punycode label; a last label not starting with a digit, which
-    /// could make it an IPv4 form).</summary>
-    private static bool IsCanonical(ReadOnlySpan<byte> host)
+    /// <summary>The hot path's test: an ordinary lower-case DNS name that is already canonical (labels of 1–63
+    /// letters, digits, <c>-</c>, <c>_</c>; no punycode label; a last label not starting with a digit, which could make
+    /// it an IPv4 form), so <see cref="WriteCanonical"/> would copy it as it is. One vectorized check of the bytes, then
+    /// one search per label.</summary>
+    public static bool IsCanonical(ReadOnlySpan<byte> host)
     {
-        if (host.IsEmpty || host.Length > MaxLength)
+        if (host.IsEmpty || host.Length > MaxLength || host.ContainsAnyExcept(CanonicalDnsChars))
         {
             return false;
         }
 
-        var labelStart = 0;
-        for (var i = 0; i < host.Length; i++)
+        // At most 127 labels fit in MaxLength bytes: the loop ends at the last one.
+        while (true)
         {
-            var c = host[i];
-            if (c == (byte)'.')
-            {
-                if (i == labelStart || i - labelStart > 63)
-                {
-                    return false;
-                }
-
-                labelStart = i + 1;
-            }
-            else if (!(char.IsAsciiLetterLower((char)c) || char.IsAsciiDigit((char)c) || c is (byte)'-' or (byte)'_')
-                || i == labelStart && c == (byte)'x' && host[i..].StartsWith("xn--"u8))
+            var dot = host.IndexOf((byte)'.');
+            var label = dot < 0 ? host : host[..dot];
+            if (label.IsEmpty || label.Length > 63 || label.StartsWith("xn--"u8))
             {
                 return false;
             }
-        }
 
-        var last = host.Length - labelStart;
-        return last is > 0 and <= 63 && !char.IsAsciiDigit((char)host[labelStart]);
+            if (dot < 0)
+            {
+                return !char.IsAsciiDigit((char)label[0]);
+            }
+
+            host = host[(dot + 1)..];
+        }
     }
 
     /// <summary>Checks a lower-case ASCII host after IDNA: the IPv4 forms, then the DNS name rules.</summary>

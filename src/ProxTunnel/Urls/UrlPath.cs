@@ -18,6 +18,55 @@ internal static class UrlPath
     /// <summary>Bytes that can start a dot segment, or are a separator other than "/".</summary>
     private static readonly SearchValues<byte> Unusual = SearchValues.Create(".%\\"u8);
 
+    /// <summary><see cref="Unusual"/> and the bytes that end the path: the query's <c>?</c> and the fragment's <c>#</c>.</summary>
+    private static readonly SearchValues<byte> UnusualOrPathEnd = SearchValues.Create(".%\\?#"u8);
+
+    private static readonly SearchValues<byte> SegmentEnd = SearchValues.Create("/?#"u8);
+
+    /// <summary>
+    /// True when <see cref="Write"/> would copy <paramref name="pathAndQuery"/> unchanged: it starts with <c>/</c>, has
+    /// no fragment, no backslash and no dot segment in its path. The common case costs one vectorized search up to the
+    /// query and one for a <c>#</c> in it.
+    /// </summary>
+    public static bool IsCanonical(ReadOnlySpan<byte> pathAndQuery)
+    {
+        if (pathAndQuery.IsEmpty || pathAndQuery[0] != (byte)'/')
+        {
+            return false;
+        }
+
+        var offset = 0;
+        while (true)
+        {
+            var found = pathAndQuery[offset..].IndexOfAny(UnusualOrPathEnd);
+            if (found < 0)
+            {
+                return true;
+            }
+
+            offset += found;
+            switch (pathAndQuery[offset])
+            {
+                case (byte)'?':
+                    return !pathAndQuery[offset..].Contains((byte)'#');
+                case (byte)'#' or (byte)'\\':
+                    return false;
+            }
+
+            if (pathAndQuery[offset - 1] == (byte)'/')
+            {
+                var segment = pathAndQuery[offset..];
+                var end = segment.IndexOfAny(SegmentEnd);
+                if (DotSegment(end < 0 ? segment : segment[..end]) != 0)
+                {
+                    return false;
+                }
+            }
+
+            offset++;
+        }
+    }
+
     /// <summary>Length of what <see cref="Write"/> writes for <paramref name="pathAndQuery"/>.</summary>
     public static int CanonicalLength(ReadOnlySpan<byte> pathAndQuery)
     {

@@ -1,0 +1,184 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Logging.Abstractions;
+using ProxTunnel.Rewriting;
+using ProxTunnel.Urls;
+
+namespace ProxTunnel.Tests.Rewriting;
+
+/// <summary>
+/// The rewriter's fast paths (issue 13.3) against its general ones: a host or path found canonical is copied, a header
+/// name of letters, digits and <c>-</c> is checked from one vector. Every vector goes through both, and both must give
+/// the same bytes (or the same refusal).
+/// </summary>
+public sealed class CanonicalFastPathTests
+{
+    private static readonly string[] Hosts =
+    [
+        "example.com", "Example.COM", "example.com.", "a_b.example", "a-b.c-d", "xn--bcher-kva.de", "xn--zz.com", "foo.xn--p1ai",
+        "x", "a.b.c.d.e.f", "foo.123", "foo.1a", "1.2.3.4", "0x7f.1", "2130706433", "127.1", "[::1]", "[0:0::1]", "%65xample.com",
+        "exa%2Dmple.com", "ex..ample.com", ".example.com", new string('a', 63) + ".com", new string('a', 64) + ".com",
+        string.Join('.', Enumerable.Repeat(new string('b', 49), 5)) + ".com",
+    ];
+
+    private static readonly string[] Paths =
+    [
+        "/", "", "/a/b/c", "/articles/2025/proxy?utm_source=feed&page=2", "/a.b/c.d", "/.well-known/x", "/a/./b", "/a/../b",
+        "/.", "/..", "/a/.", "/a/..", "/%2e/a", "/%2E%2e/a", "/.%2e", "/a/%2e.", "/a%2eb", "/a%2e", "/...", "/..;/x", "/a\\b",
+        "\\a", "?q", "/?q=../..", "/a?b#c", "/a#b", "#", "/a?x=1.2&y=%2e%2e", "//a//../b", "/a//b", "/%", "/%2",
+    ];
+
+    private static IEnumerable<TestCaseData> HostAndPathPairs()
+        => from host in Hosts from path in Paths select new TestCaseData(host, path);
+
+    [TestCaseSource(nameof(HostAndPathPairs))]
+    public void AbsoluteFormHead_IsWrittenAlikeByFastAndGeneralPaths(string host, string path)
+    {
+        foreach (var port in new[] { "", ":80", ":8080" })
+        {
+            var target = "http://" + host + port + path;
+            foreach (var hostLine in new[] { "Host: " + host + port, "Host: " + host.ToUpperInvariant() + ":80", "Host: other", null })
+            {
+                var text = $"GET {target} HTTP/1.1\r\nAccept: */*\r\n{(hostLine is null ? "" : hostLine + "\r\n")}Proxy-Connection: keep-alive\r\n\r\n";
+                var (reason, parsed, head) = RequestHeadParserTests.Parse(text);
+                if (reason != RejectReason.None)
+                {
+                    continue;
+                }
+
+                var route = RequestRouter.Route(head, parsed, null, 0, Settings);
+                if (route.Kind == RouteKind.Refuse)
+                {
+                    Assert.That(route.HostIsCanonical, Is.False, target);
+                    continue;
+                }
+
+                var fast = Write(head, parsed, route, route.HostIsCanonical);
+                var general = Write(head, parsed, route, false);
+                Assert.That(fast, Is.EqualTo(general), text);
+            }
+        }
+    }
+
+    [TestCaseSource(nameof(Hosts))]
+    public void CanonicalHost_IsWhatTheCanonicalWriterWrites(string host)
+    {
+        var bytes = Encoding.ASCII.GetBytes(host);
+        var destination = new byte[HostName.MaxLength];
+        var written = HostName.WriteCanonical(bytes, destination);
+        if (HostName.IsCanonical(bytes))
+        {
+            Assert.That(Encoding.ASCII.GetString(destination, 0, written), Is.EqualTo(host));
+        }
+    }
+
+    [TestCase("example.com", true)]
+    [TestCase("a_b.example", true)]
+    [TestCase("x", true)]
+    [TestCase("Example.COM", false)]
+    [TestCase("example.com.", false)]
+    [TestCase("xn--bcher-kva.de", false)]
+    [TestCase("127.0.0.1", false)]
+    [TestCase("[::1]", false)]
+    public void IsCanonical_TakesOrdinaryLowerCaseNamesOnly(string host, bool canonical)
+    {
+        Assert.That(HostName.IsCanonical(Encoding.ASCII.GetBytes(host)), Is.EqualTo(canonical));
+    }
+
+    [TestCaseSource(nameof(Paths))]
+    public void CanonicalPath_IsExactlyWhatTheWriterLeavesUnchanged(string path)
+    {
+        var bytes = Encoding.ASCII.GetBytes(path);
+        Assert.That(UrlPath.IsCanonical(bytes), Is.EqualTo(WritePath(bytes) == path), path);
+    }
+
+    /// <summary>Every http(s) input of web-platform-tests' URL data through both paths (see urltestdata.SOURCE.md).</summary>
+    [Test]
+    public void WhatwgUrlTestData_GivesTheSameHostAndPathOnBothPaths()
+    {
+        var data = Path.Combine(TestContext.CurrentContext.TestDirectory, "Urls", "urltestdata.json");
+        var compared = 0;
+        foreach (var entry in JsonNode.Parse(File.ReadAllText(data))!.AsArray().OfType<JsonObject>())
+        {
+            var input = (string)entry["input"]!;
+            var href = (string?)entry["href"];
+            foreach (var url in new[] { input, href })
+            {
+                if (url is null || !url.StartsWith("http", StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                var bytes = Encoding.UTF8.GetBytes(url);
+                if (TargetBuilder.ParseAbsolute(bytes, out var https, out var host, out var port, out var path, out var hostIsCanonical) != RejectReason.None)
+                {
+                    continue;
+                }
+
+                var general = new byte[TargetBuilder.OriginLength(https, bytes[host], port)];
+                TargetBuilder.WriteOrigin(general, https, bytes[host], port);
+                var fast = new byte[TargetBuilder.OriginLength(https, bytes[host], port, hostIsCanonical)];
+                TargetBuilder.WriteOrigin(fast, https, bytes[host], port, hostIsCanonical);
+                var pathBytes = bytes.AsSpan(path).ToArray();
+                var pathIsCanonical = UrlPath.IsCanonical(pathBytes);
+                var fastPath = new byte[TargetBuilder.PathAndQueryLength(pathBytes, pathIsCanonical)];
+                TargetBuilder.WritePathAndQuery(fastPath, pathBytes, pathIsCanonical);
+                Assert.Multiple(() =>
+                {
+                    Assert.That(fast, Is.EqualTo(general), url);
+                    Assert.That(Encoding.Latin1.GetString(fastPath), Is.EqualTo(WritePath(pathBytes)), url);
+                });
+                compared++;
+            }
+        }
+
+        Assert.That(compared, Is.GreaterThan(300));
+    }
+
+    private static readonly string[] Names =
+    [
+        "Host", "X-Custom-1", "x_y", "a.b", "A!#$%&'*+-.^_`|~z", "sec-ch-ua-platform", new string('n', 31), new string('n', 32),
+        new string('n', 33), new string('n', 31) + "_", "X Y", "X\tY", "X\"Y", "X(Y)", "X/Y", "X@Y", "X[Y]", "X{Y}", "X,Y", "X;Y",
+        "X=Y", "X?Y", "X\\Y", "X\u007fY", "X\u0001Y", "X\u00e9Y", "X\u00ffY", "",
+    ];
+
+    /// <summary>
+    /// A header name is checked from one vector when 32 bytes follow its line's start, by the token search otherwise:
+    /// the same line first (vector) and last (search, nothing after it but the empty line) must fare alike.
+    /// </summary>
+    [TestCaseSource(nameof(Names))]
+    public void HeaderName_IsJudgedAlikeWithAndWithoutRoomForAVector(string name)
+    {
+        var line = name + ": v";
+        var padding = "Accept: " + new string('a', 40) + "\r\n";
+        var first = RequestHeadParserTests.Parse($"GET / HTTP/1.1\r\n{line}\r\n{padding}\r\n");
+        var last = RequestHeadParserTests.Parse($"GET / HTTP/1.1\r\n{padding}{line}\r\n\r\n");
+        var token = name.Length > 0 && name.All(c => c < 0x7F && (char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal)));
+        Assert.Multiple(() =>
+        {
+            Assert.That(first.Reason, Is.EqualTo(last.Reason), name);
+            Assert.That(first.Reason == RejectReason.None, Is.EqualTo(token), name);
+        });
+        if (first.Reason == RejectReason.None)
+        {
+            Assert.That(first.Head.Lines[0].NameLength, Is.EqualTo(last.Head.Lines[1].NameLength));
+        }
+    }
+
+    private static readonly RewriteSettings Settings = new(new ProxyTunnelOptions { Prefix = "/p/" }, pages: null, NullLogger.Instance);
+
+    private static string Write(byte[] head, RequestHead parsed, HeadRoute route, bool hostIsCanonical)
+    {
+        var shape = route.Kind == RouteKind.Verbatim ? TargetShape.Verbatim : route.Kind == RouteKind.Prefixed ? TargetShape.Prefixed : TargetShape.ProxyHostPath;
+        var plan = new HeadPlan(head, parsed, shape, Settings.FixedPrefix, head.AsSpan()[route.Host], head.AsSpan()[route.PathAndQuery], route.Https,
+            route.Port, null, hostIsCanonical);
+        var output = new byte[HeadWriter.MaxLength(head, plan)];
+        return Encoding.Latin1.GetString(output, 0, HeadWriter.Write(output, head, parsed, plan));
+    }
+
+    private static string WritePath(byte[] path)
+    {
+        var output = new byte[UrlPath.CanonicalLength(path)];
+        return Encoding.Latin1.GetString(output, 0, UrlPath.Write(path, output));
+    }
+}
