@@ -32,7 +32,4 @@ internal static partial class CertificateAuthorityLog
 
     [LoggerMessage(EventId = 8, Level = LogLevel.Debug, Message = "Reloaded certificate for {Name} from {Path}")]
     internal static partial void CachedFileLoaded(ILogger logger, string name, string path);
-
-    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Issuing ahead for {Host} failed; its handshake issues on its own")]
-    internal static partial void IssueAheadFailed(ILogger logger, string host, Exception exception);
 }

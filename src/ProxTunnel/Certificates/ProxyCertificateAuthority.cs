@@ -266,39 +266,6 @@ public sealed class ProxyCertificateAuthority : IDisposable
             : IssueForHandshakeAsync(host, cancellationToken);
     }
 
-    /// <summary>
-    /// Starts issuing <paramref name="host"/>'s certificate on the thread pool when it is not cached, so the issuance
-    /// overlaps the CONNECT response's round trip and the client's ClientHello instead of following them; null when
-    /// there is nothing to do (cached, or no name). The result is cached like any other; nothing is counted here.
-    /// </summary>
-    internal Task<SslStreamCertificateContext?>? StartIssuing(string? host)
-    {
-        if (string.IsNullOrWhiteSpace(host) || _disposed || IsFresh(host))
-        {
-            return null;
-        }
-
-        return Task.Run(() => IssueAheadAsync(host));
-    }
-
-    private async Task<SslStreamCertificateContext?> IssueAheadAsync(string host)
-    {
-        try
-        {
-            return await IssueForHandshakeAsync(host, CancellationToken.None).ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // Nobody may ever await this (the client can leave before its ClientHello): never fault it.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            CertificateAuthorityLog.IssueAheadFailed(_logger, host, ex);
-            return null;
-        }
-    }
-
-    private bool IsFresh(string host)
-        => _lookup.TryGetValue(host, out var slot) && slot.Current is { } current && _time.GetUtcNow().UtcTicks < current.RenewAtUtcTicks;
-
     private async ValueTask<SslStreamCertificateContext?> IssueForHandshakeAsync(string host, CancellationToken cancellationToken)
     {
         // A burst of new hosts would otherwise put an issuance on every pool thread, and handshakes for cached hosts

@@ -227,7 +227,6 @@ internal sealed class ProxyTunnelMiddleware
         var opened = false;
         try
         {
-            var issuing = _tls.StartIssuing(connect.Host, connect.Port);
             await layer.Output.WriteAsync(connect.Http10 ? ProxyResponses.ConnectEstablished10 : ProxyResponses.ConnectEstablished11);
             var first = await PeekFirstByteAsync(layer.Input, _options.TlsHandshakeTimeout);
             if (first < 0)
@@ -238,7 +237,7 @@ internal sealed class ProxyTunnelMiddleware
 
             if (first == TlsHandshakeRecord)
             {
-                tls = await _tls.AcceptAsync(context, layer, connect.Host, inTunnel: true, issuing);
+                tls = await _tls.AcceptAsync(context, layer, connect.Host, inTunnel: true);
                 if (tls is null)
                 {
                     return default;

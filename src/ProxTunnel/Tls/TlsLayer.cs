@@ -31,9 +31,6 @@ internal sealed class TlsLayer(SslStream sslStream, string fallbackHost, bool in
     /// <summary>True inside a CONNECT tunnel, false for TLS to the proxy itself.</summary>
     public bool InTunnel { get; } = inTunnel;
 
-    /// <summary>The fallback host's certificate already being issued (<see cref="TlsTerminator.StartIssuing"/>), until the handshake takes it.</summary>
-    public Task<SslStreamCertificateContext?>? Issuing { get; set; }
-
     /// <summary>The SNI name the client sent, when it named a plain host.</summary>
     public string? ServerName { get; private set; }
 

@@ -26,24 +26,10 @@ internal sealed class TlsTerminator(ProxyTunnelOptions options, ProxyCertificate
     private static readonly List<SslApplicationProtocol> Http2AndHttp11 = [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11];
     private ServerOptionsSelectionCallback? _selectOptions;
 
-    /// <summary>
-    /// Starts issuing the certificate a tunnel to <paramref name="host"/> will most likely present (clients send the
-    /// CONNECT host as SNI) before the client has even seen the CONNECT response; null when cached. Port 80 tunnels
-    /// are nearly always plain HTTP (WebSocket clients), so nothing is issued ahead for them.
-    /// </summary>
-    public Task<SslStreamCertificateContext?>? StartIssuing(string host, int port) => port == 80 ? null : authority.StartIssuing(host);
-
-    /// <summary>
-    /// The TLS layer over <paramref name="layer"/>, or null when the handshake failed. <paramref name="issuing"/> is
-    /// the certificate of <paramref name="fallbackHost"/> already being issued (<see cref="StartIssuing"/>), if any.
-    /// </summary>
-    public async Task<TlsLayer?> AcceptAsync(ConnectionContext context, IDuplexPipe layer, string fallbackHost, bool inTunnel,
-        Task<SslStreamCertificateContext?>? issuing = null)
+    /// <summary>The TLS layer over <paramref name="layer"/>, or null when the handshake failed.</summary>
+    public async Task<TlsLayer?> AcceptAsync(ConnectionContext context, IDuplexPipe layer, string fallbackHost, bool inTunnel)
     {
-        var tls = new TlsLayer(new SslStream(new DuplexPipeStream(layer.Input, layer.Output), leaveInnerStreamOpen: true), fallbackHost, inTunnel)
-        {
-            Issuing = issuing,
-        };
+        var tls = new TlsLayer(new SslStream(new DuplexPipeStream(layer.Input, layer.Output), leaveInnerStreamOpen: true), fallbackHost, inTunnel);
         using var handshakeTimeout = new CancellationTokenSource(options.TlsHandshakeTimeout);
         try
         {
@@ -93,11 +79,7 @@ internal sealed class TlsTerminator(ProxyTunnelOptions options, ProxyCertificate
 
         // SNI is the client's word: only a plain host name may name the certificate and the target.
         var serverName = TargetBuilder.CanonicalServerName(clientHello.ServerName);
-        var issuing = tls.Issuing;
-        tls.Issuing = null;
-        var certificate = issuing is not null && (serverName is null || string.Equals(serverName, tls.FallbackHost, StringComparison.Ordinal))
-            ? await issuing.WaitAsync(cancellationToken)
-            : await authority.FindCertificateContextAsync(serverName, cancellationToken);
+        var certificate = await authority.FindCertificateContextAsync(serverName, cancellationToken);
         if (certificate is null)
         {
             serverName = null;
