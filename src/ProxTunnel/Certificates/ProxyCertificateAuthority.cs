@@ -27,7 +27,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly RootAuthority _root;
-    private readonly SslCertificateTrust _chainTrust;
+    private readonly SslCertificateTrust? _chainTrust;
     private readonly HostCertificateFactory _factory;
     private readonly ILeafKeySource _keys;
 
@@ -74,10 +74,14 @@ public sealed class ProxyCertificateAuthority : IDisposable
 
         _factory = new HostCertificateFactory(_root, _options.LeafLifetime);
 
-        // The chain each TLS context builds for its leaf ends at our root, never in the system store: trusting only the
-        // root makes that build a quarter of the cost (the system-trust build copies every system root into a fresh
-        // OpenSSL store, about half of an issuance on Linux). Not sent in handshakes: no client certificate is asked for.
-        _chainTrust = SslCertificateTrust.CreateForX509Collection(new X509Certificate2Collection(_root.Certificate), sendTrustInHandshake: false);
+        // With OpenSSL the chain each TLS context builds for its leaf ends at our root, never in the system store:
+        // trusting only the root makes that build a quarter of the cost (the system-trust build copies every system
+        // root into a fresh OpenSSL store, about half of an issuance), and the context still trims the root, so the
+        // leaf alone is sent. Not sent in handshakes either: no client certificate is asked for. Elsewhere the
+        // platform builds its own chains, and a context there may not trim the root it would then find.
+        _chainTrust = OperatingSystem.IsLinux() || OperatingSystem.IsFreeBSD()
+            ? SslCertificateTrust.CreateForX509Collection(new X509Certificate2Collection(_root.Certificate), sendTrustInHandshake: false)
+            : null;
         var keyMode = _options.LeafKeyMode;
         if (!string.IsNullOrWhiteSpace(_options.CertificateCacheDirectory))
         {
@@ -377,8 +381,8 @@ public sealed class ProxyCertificateAuthority : IDisposable
             certificate = X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pkcs12), password: null);
         }
 
-        // The leaf alone is sent: the chain ends at the trusted root, which the context trims (clients that trust the
-        // root have it; TLS lets it be omitted). offline: no OCSP or AIA fetches.
+        // The leaf alone is sent: clients that trust the root have it already (TLS lets the root be omitted).
+        // offline: no OCSP or AIA fetches.
         var context = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true, _chainTrust);
         var notAfter = new DateTimeOffset(certificate.NotAfter.ToUniversalTime(), TimeSpan.Zero);
         return new IssuedCertificate(certificate, context, notAfter - _options.RenewBefore);
