@@ -73,8 +73,8 @@ internal static class BrowserPageLoad
             }
 
             Console.WriteLine($"Chromium page load with {resources} sub-resources from one host through the proxy, median of {runs} (fresh context each, CONNECT+TLS included):");
-            Console.WriteLine($"  HTTP/2 inside the tunnel  {Median(h2Times).ToString("F1", Inv)} ms  (min {h2Times.Min().ToString("F1", Inv)}, max {h2Times.Max().ToString("F1", Inv)})");
-            Console.WriteLine($"  HTTP/1.1 (Http2 = false)  {Median(h1Times).ToString("F1", Inv)} ms  (min {h1Times.Min().ToString("F1", Inv)}, max {h1Times.Max().ToString("F1", Inv)})");
+            Console.WriteLine($"  HTTP/2 inside the tunnel  {Load.LoadHarness.Median(h2Times).ToString("F1", Inv)} ms  (min {h2Times.Min().ToString("F1", Inv)}, max {h2Times.Max().ToString("F1", Inv)})");
+            Console.WriteLine($"  HTTP/1.1 (Http2 = false)  {Load.LoadHarness.Median(h1Times).ToString("F1", Inv)} ms  (min {h1Times.Min().ToString("F1", Inv)}, max {h1Times.Max().ToString("F1", Inv)})");
             return 0;
         }
         finally
@@ -140,11 +140,5 @@ internal static class BrowserPageLoad
         }
 
         return await page.EvaluateAsync<double>("() => performance.getEntriesByType('navigation')[0].loadEventEnd");
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 }

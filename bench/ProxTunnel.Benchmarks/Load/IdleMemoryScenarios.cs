@@ -72,7 +72,7 @@ internal static class IdleMemoryScenarios
 
         foreach (var (mode, list) in samples)
         {
-            costs[mode] = (Median(list.Select(s => s.Rss)), Median(list.Select(s => s.Managed)));
+            costs[mode] = (LoadHarness.Median(list.Select(s => s.Rss)), LoadHarness.Median(list.Select(s => s.Managed)));
         }
 
         var bare = costs.GetValueOrDefault("plain").Rss;
@@ -157,12 +157,6 @@ internal static class IdleMemoryScenarios
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "malloc_trim")]
     [System.Runtime.InteropServices.DefaultDllImportSearchPaths(System.Runtime.InteropServices.DllImportSearchPath.SafeDirectories)]
     private static extern int MallocTrim(nuint pad);
-
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[(sorted.Length / 2) - 1] + sorted[sorted.Length / 2]) / 2;
-    }
 
     private static (long Rss, long Managed) Measure()
     {
