@@ -27,7 +27,7 @@ internal sealed class LeafKeyPool : ILeafKeySource
 
         // An RSA key takes 50-200 ms to make: a small pool still absorbs bursts without seconds of background CPU.
         _capacity = algorithm == CertificateKeyAlgorithm.EcdsaP256 ? capacity : Math.Min(capacity, MaxRsaCapacity);
-        RefillIfLow();
+        RefillIfAtMost(_capacity / 2);
     }
 
     /// <summary>Keys ready now (tests and benchmarks).</summary>
@@ -42,12 +42,12 @@ internal sealed class LeafKeyPool : ILeafKeySource
         if (_keys.TryDequeue(out var key))
         {
             Interlocked.Decrement(ref _count);
-            RefillIfLow();
+            RefillIfAtMost(_capacity / 2);
             return new LeafKey(key, IsShared: false);
         }
 
         Interlocked.Increment(ref _misses);
-        RefillIfLow();
+        RefillIfAtMost(_capacity / 2);
         return new LeafKey(CertificateKeys.Create(_algorithm), IsShared: false);
     }
 
@@ -67,9 +67,10 @@ internal sealed class LeafKeyPool : ILeafKeySource
         Drain();
     }
 
-    private void RefillIfLow(int threshold = -1)
+    /// <summary>Starts a refill on the thread pool when at most <paramref name="threshold"/> keys are ready and none runs.</summary>
+    private void RefillIfAtMost(int threshold)
     {
-        if (_disposed || Volatile.Read(ref _count) > (threshold < 0 ? _capacity / 2 : threshold) || Interlocked.CompareExchange(ref _refilling, 1, 0) != 0)
+        if (_disposed || Volatile.Read(ref _count) > threshold || Interlocked.CompareExchange(ref _refilling, 1, 0) != 0)
         {
             return;
         }
@@ -90,7 +91,7 @@ internal sealed class LeafKeyPool : ILeafKeySource
 
         // Takes during the fill (it makes at most one pool's worth) or between its last check and the flag reset saw a
         // refill running and did not start one: go on until the pool is full, or it would settle anywhere above half.
-        RefillIfLow(threshold: _capacity - 1);
+        RefillIfAtMost(_capacity - 1);
     }
 
     private void Add(AsymmetricAlgorithm key)
