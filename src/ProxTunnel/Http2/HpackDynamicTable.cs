@@ -100,15 +100,16 @@ internal sealed class HpackDynamicTable : IDisposable
         // Live bytes never exceed the limit, so 2 × limit always leaves room to append until the next compaction, and
         // every entry counts at least 32, so limit / 32 + 1 slots always suffice.
         var maxBytes = Math.Max(64, _limit * 2);
+        var maxSlots = (_limit / EntryOverhead) + 1;
         if (_data is null)
         {
             _data = ArrayPool<byte>.Shared.Rent(Math.Min(maxBytes, Math.Max(InitialBytes, length)));
-            _slots = new Slot[Math.Min(_limit / EntryOverhead + 1, InitialSlots)];
+            _slots = new Slot[Math.Min(maxSlots, InitialSlots)];
         }
 
         if (_count == _slots.Length)
         {
-            var slots = new Slot[Math.Min(_limit / EntryOverhead + 1, _slots.Length * 2)];
+            var slots = new Slot[Math.Min(maxSlots, _slots.Length * 2)];
             for (var i = 0; i < _count; i++)
             {
                 slots[i] = _slots[(_oldest + i) % _slots.Length];
