@@ -56,7 +56,7 @@ internal static class IssuanceCpu
                 Console.WriteLine($"| {mode} | {cpu[count / 2]:F0} | {cpu.Average():F0} | {wall[count / 2]:F0} |");
             }
 
-            PrintParts(count);
+            PrintParts(directory, count);
             return 0;
         }
         finally
@@ -66,34 +66,34 @@ internal static class IssuanceCpu
     }
 
     /// <summary>
-    /// The platform steps an issuance is made of, each on the thread's CPU clock: what is left once key generation is
-    /// off the path. The TLS context builds its leaf's chain; by default against the system store (every system root
+    /// The steps an issuance is made of once key generation is off the path, each on the thread's CPU clock: the leaf
+    /// as <see cref="CertificateRequest"/> makes it (encode, sign, then parse its own DER back) and as the CA makes it
+    /// where OpenSSL 3 is .NET's library (<see cref="OpenSslLeafSigner"/>: built and signed in OpenSSL, nothing parsed),
+    /// then the TLS context, which builds the leaf's chain: by default against the system store (every system root
     /// copied into a fresh OpenSSL store), with a trust of our root alone (what the CA passes) against that root.
     /// </summary>
-    private static void PrintParts(int count)
+    private static void PrintParts(string directory, int count)
     {
-        using var rootKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var rootRequest = new CertificateRequest("CN=issuance-cpu root", rootKey, HashAlgorithmName.SHA256);
-        rootRequest.CertificateExtensions.Add(new X509BasicConstraintsExtension(certificateAuthority: true, false, 0, critical: true));
-        using var root = rootRequest.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
-        var signer = X509SignatureGenerator.CreateForECDsa(rootKey);
-        var trust = SslCertificateTrust.CreateForX509Collection(new X509Certificate2Collection(root), sendTrustInHandshake: false);
-        string[] names = ["build the request and sign it (CertificateRequest.Create)", "attach the key (CopyWithPrivateKey)",
+        var options = new CertificateAuthorityOptions { RootCertificatePath = Path.Combine(directory, "parts-root.pem") };
+        using var root = RootAuthority.LoadOrCreate(options.RootCertificatePath, options, DateTimeOffset.UtcNow);
+        using var openSsl = OpenSslLeafSigner.TryCreate(root);
+        var managed = new HostCertificateFactory(root, options.LeafLifetime, openSsl: null);
+        var native = new HostCertificateFactory(root, options.LeafLifetime, openSsl);
+        var trust = SslCertificateTrust.CreateForX509Collection(new X509Certificate2Collection(root.Certificate), sendTrustInHandshake: false);
+        string[] names = ["issue the leaf with CertificateRequest (encode, sign, parse back, attach the key)",
+            openSsl is null ? "issue the leaf in OpenSSL: not available here (CertificateRequest again)" : "issue the leaf in OpenSSL (what the CA does here)",
             "SslStreamCertificateContext.Create, trust = the root (what the CA does)", "SslStreamCertificateContext.Create, default (system trust)",
             "  X509Chain.Build, system trust", "  X509Chain.Build, one custom root"];
         var parts = names.Select(_ => new double[count]).ToArray();
         for (var i = -100; i < count; i++)
         {
-            using var key = (ECDsa)CertificateKeys.Create(CertificateKeyAlgorithm.EcdsaP256);
-            var host = $"p{i + 100}.example.com";
+            using var key = CertificateKeys.Create(CertificateKeyAlgorithm.EcdsaP256);
+            var target = HostNames.Resolve($"p{i + 100}.example.com", wildcard: false);
+            var now = DateTimeOffset.UtcNow;
             var t0 = ThreadCpuMicroseconds();
-            var request = new CertificateRequest($"CN={host}", key, HashAlgorithmName.SHA256);
-            var sans = new SubjectAlternativeNameBuilder();
-            sans.AddDnsName(host);
-            request.CertificateExtensions.Add(sans.Build());
-            using var signed = request.Create(root.SubjectName, signer, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(46), CertificateKeys.NewSerialNumber());
+            using var viaRequest = managed.Issue(target, now, key);
             var t1 = ThreadCpuMicroseconds();
-            using var leaf = signed.CopyWithPrivateKey(key);
+            using var leaf = native.Issue(target, now, key);
             var t2 = ThreadCpuMicroseconds();
             _ = SslStreamCertificateContext.Create(leaf, additionalCertificates: null, offline: true, trust);
             var t3 = ThreadCpuMicroseconds();
@@ -101,7 +101,7 @@ internal static class IssuanceCpu
             var t4 = ThreadCpuMicroseconds();
             BuildChain(leaf, null);
             var t5 = ThreadCpuMicroseconds();
-            BuildChain(leaf, root);
+            BuildChain(leaf, root.Certificate);
             var t6 = ThreadCpuMicroseconds();
             if (i >= 0)
             {

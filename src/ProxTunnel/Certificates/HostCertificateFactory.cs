@@ -3,8 +3,9 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace ProxTunnel.Certificates;
 
-/// <summary>Builds host (leaf) certificates signed by the root.</summary>
-internal sealed class HostCertificateFactory(RootAuthority root, TimeSpan lifetime)
+/// <summary>Builds host (leaf) certificates signed by the root: in OpenSSL itself where <paramref name="openSsl"/> is
+/// given (<see cref="OpenSslLeafSigner"/>), else with <see cref="CertificateRequest"/>; the bytes signed are the same.</summary>
+internal sealed class HostCertificateFactory(RootAuthority root, TimeSpan lifetime, OpenSslLeafSigner? openSsl)
 {
     /// <summary>How far notBefore is back-dated, for clients whose clock is behind.</summary>
     internal static readonly TimeSpan BackDating = TimeSpan.FromDays(1);
@@ -14,6 +15,10 @@ internal sealed class HostCertificateFactory(RootAuthority root, TimeSpan lifeti
     /// <summary>Issues a certificate for <paramref name="target"/> over <paramref name="key"/>. The caller owns the
     /// certificate (which holds its own handle to the key); the key is only read.</summary>
     internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key)
+        => Issue(target, now, key, CertificateKeys.NewSerialNumber());
+
+    /// <summary><see cref="Issue(CertificateTarget, DateTimeOffset, AsymmetricAlgorithm)"/> with a given serial number.</summary>
+    internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key, byte[] serial)
     {
         var request = new CertificateRequest(BuildSubject(target), new PublicKey(key), HashAlgorithmName.SHA256);
         var extensions = request.CertificateExtensions;
@@ -47,7 +52,13 @@ internal sealed class HostCertificateFactory(RootAuthority root, TimeSpan lifeti
             notAfter = root.NotAfter;
         }
 
-        using var certificate = root.Sign(request, now - BackDating, notAfter, CertificateKeys.NewSerialNumber());
+        var notBefore = now - BackDating;
+        if (openSsl?.TrySign(request.SubjectName, key, extensions, notBefore, notAfter, serial) is { } signed)
+        {
+            return signed;
+        }
+
+        using var certificate = root.Sign(request, notBefore, notAfter, serial);
         return CertificateKeys.CopyWithPrivateKey(certificate, key);
     }
 

@@ -28,6 +28,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
     private readonly TimeProvider _time;
     private readonly RootAuthority _root;
     private readonly SslCertificateTrust? _chainTrust;
+    private readonly OpenSslLeafSigner? _openSsl;
     private readonly HostCertificateFactory _factory;
     private readonly ILeafKeySource _keys;
 
@@ -72,7 +73,8 @@ public sealed class ProxyCertificateAuthority : IDisposable
         _root = RootAuthority.LoadOrCreate(path, _options, now);
         LogRoot(_logger, _root, now);
 
-        _factory = new HostCertificateFactory(_root, _options.LeafLifetime);
+        _openSsl = OperatingSystem.IsLinux() ? OpenSslLeafSigner.TryCreate(_root) : null;
+        _factory = new HostCertificateFactory(_root, _options.LeafLifetime, _openSsl);
 
         // With OpenSSL the chain each TLS context builds for its leaf ends at our root, never in the system store:
         // trusting only the root makes that build a quarter of the cost (the system-trust build copies every system
@@ -232,6 +234,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
         _slots.Clear();
         _lookup.Clear();
         _keys.Dispose();
+        _openSsl?.Dispose();
         _root.Dispose();
     }
 
