@@ -46,6 +46,9 @@ internal sealed class ResponseSniffingWriter : PipeWriter
         _inner = inner;
     }
 
+    /// <summary>The transport this writer passes through to.</summary>
+    public PipeWriter Inner => _inner;
+
     /// <summary>True when the response after the last <see cref="Arm"/> began with status 101.</summary>
     public bool SawSwitchingProtocols { get; private set; }
 

@@ -26,7 +26,7 @@ public sealed class RewriterIdleTests
         var settings = new RewriteSettings(new ProxyTunnelOptions { Prefix = "/p/" }, pages: null, NullLogger.Instance);
         using var rewriter = new RewritingPipeReader(settings, "idle");
         var responses = new Pipe();
-        rewriter.Start(new ScriptedPipeReader(bytes, cuts), responses.Writer, new ResponseSniffingWriter(responses.Writer), tunnel: null);
+        rewriter.Start(new ScriptedPipeReader(bytes, cuts), new ResponseSniffingWriter(responses.Writer), tunnel: null);
         for (var i = 0; i < 2; i++)
         {
             var head = await rewriter.ReadAsync();
@@ -188,7 +188,7 @@ public sealed class RewriterIdleTests
         var settings = new RewriteSettings(new ProxyTunnelOptions { Prefix = "/p/" }, pages: null, NullLogger.Instance);
         var rewriter = new RewritingPipeReader(settings, "idle");
         var responses = new Pipe();
-        rewriter.Start(source, responses.Writer, new ResponseSniffingWriter(responses.Writer), tunnel: null);
+        rewriter.Start(source, new ResponseSniffingWriter(responses.Writer), tunnel: null);
         return rewriter;
     }
 }
