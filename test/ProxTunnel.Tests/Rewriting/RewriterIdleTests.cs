@@ -73,6 +73,37 @@ public sealed class RewriterIdleTests
     }
 
     [Test]
+    public async Task WhileWaitingForTheNextHead_HoldsNoRequestState()
+    {
+        var source = new Pipe();
+        using var rewriter = StartOn(source.Reader);
+        await source.Writer.WriteAsync(RequestBytes);
+        var head = await rewriter.ReadAsync();
+        Assert.That(rewriter.HoldsRequestState, Is.True, "a head handed out is the request's");
+        rewriter.AdvanceTo(head.Buffer.End);
+
+        var next = rewriter.ReadAsync();
+        Assert.That(next.IsCompleted, Is.False);
+        Assert.That(rewriter.HoldsRequestState, Is.False);
+        await source.Writer.WriteAsync(RequestBytes);
+        head = await next;
+        Assert.That(Encoding.ASCII.GetString(head.Buffer.ToArray()), Does.StartWith("GET /p/http://example.com/a "));
+        rewriter.AdvanceTo(head.Buffer.End);
+    }
+
+    [Test]
+    public async Task IdleWait_OnASourceWhoseReadIsATask_HandsOutTheHead()
+    {
+        var source = new TaskReadPipeReader();
+        using var rewriter = StartOn(source);
+        var next = rewriter.ReadAsync();
+        Assert.That(next.IsCompleted, Is.False);
+        source.Deliver(RequestBytes);
+        var head = await next.AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(Encoding.ASCII.GetString(head.Buffer.ToArray()), Does.StartWith("GET /p/http://example.com/a "));
+    }
+
+    [Test]
     public async Task IdleWaits_AfterTheFirst_AllocateNothing()
     {
         // Inline schedulers: the write below completes the pending read on this thread, so its allocations count here.
@@ -159,6 +190,38 @@ public sealed class RewriterIdleTests
         await client.WriteAsync(RequestBytes);
         var head = await next;
         rewriter.AdvanceTo(head.Buffer.End);
+    }
+
+    /// <summary>A source whose pending read is a task (not a value-task source): the rewriter's idle wait takes it as one.</summary>
+    private sealed class TaskReadPipeReader : PipeReader
+    {
+        private readonly TaskCompletionSource<ReadResult> _read = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Deliver(byte[] bytes) => _read.SetResult(new ReadResult(new ReadOnlySequence<byte>(bytes), false, false));
+
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) => new(_read.Task);
+
+        public override bool TryRead(out ReadResult result)
+        {
+            result = default;
+            return false;
+        }
+
+        public override void AdvanceTo(SequencePosition consumed)
+        {
+        }
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+        {
+        }
+
+        public override void CancelPendingRead()
+        {
+        }
+
+        public override void Complete(Exception? exception = null)
+        {
+        }
     }
 
     /// <summary>A pool that keeps the blocks given back and hands them out again, allocating nothing once warm.</summary>
