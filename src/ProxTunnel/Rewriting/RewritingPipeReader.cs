@@ -1281,7 +1281,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         private static extern ref short TokenField(ref ValueTask<ReadResult> read);
     }
 
-    /// <summary>The chunked-body state, made on a connection's first chunked request: idle connections that never sent one carry none.</summary>
+    /// <summary>The chunked-body state, made the first time a pooled request state frames a chunked body, and kept with it.</summary>
     private sealed class ChunkedBody
     {
         public ChunkedBodyValidator Validator;
