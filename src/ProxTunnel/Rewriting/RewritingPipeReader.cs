@@ -1168,6 +1168,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         private static readonly Lock FreeLock = new();
         private static int freeCount;
 
+        // A request's state usually goes back on the thread that rented it (Kestrel runs the request inline from the
+        // idle read's completion and comes back to read): one per thread skips the shared lock then.
+        [ThreadStatic]
+        private static RequestState? t_cached;
+
         public RequestHead Head = new();
         public ReadOnlySequence<byte> Buffer;
 
@@ -1199,6 +1204,12 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
 
         public static RequestState Rent()
         {
+            if (t_cached is { } cached)
+            {
+                t_cached = null;
+                return cached;
+            }
+
             lock (FreeLock)
             {
                 if (freeCount > 0)
@@ -1230,6 +1241,12 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
             (Buffer, IdleResult, IdleCancellation, Scratch, HeadOut, HeadTimeout) = (default, default, default, null, null, null);
             (Scanned, RequestLineEnd, HeadOutLength, HeadOutConsumed, SourceHeadLength) = (0, 0, 0, 0, 0);
             (AfterHead, HoldResponse, BodyRemaining, BodyError, BodyStalled, Handed) = (default, false, 0, RejectReason.None, false, 0);
+            if (t_cached is null)
+            {
+                t_cached = this;
+                return;
+            }
+
             lock (FreeLock)
             {
                 if (freeCount < Free.Length)
