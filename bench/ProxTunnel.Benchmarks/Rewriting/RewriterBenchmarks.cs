@@ -116,7 +116,7 @@ public class RewriterBenchmarks
         public static Driver Rewriting(RewriteSettings settings, ReadOnlySequence<byte> request, TunnelTarget? tunnel, string expectedStart)
         {
             var rewriter = new RewritingPipeReader(settings, "bench");
-            rewriter.Start(new ReplayPipeReader(request), new NullPipeWriter(), new ResponseSniffingWriter(new NullPipeWriter()), tunnel);
+            rewriter.Start(new ReplayPipeReader(request), new ResponseSniffingWriter(new NullPipeWriter()), tunnel);
             var headLength = HeadLength(request);
             var driver = new Driver(rewriter, request.Length - headLength);
 

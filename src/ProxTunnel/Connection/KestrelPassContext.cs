@@ -40,8 +40,7 @@ internal sealed class KestrelPassContext : ConnectionContext, IFeatureCollection
 {
     private readonly ConnectionContext _parent;
     private FeatureCollection? _set;
-    private PipeReader _input;
-    private PipeWriter _output;
+    private IDuplexPipe _transport;
 
     // Kestrel registers one heartbeat per pass: a slot for it, not a list.
     private Action<object>? _heartbeat;
@@ -49,17 +48,14 @@ internal sealed class KestrelPassContext : ConnectionContext, IFeatureCollection
     private bool _registeredWithParent;
     private volatile bool _live = true;
 
-    public KestrelPassContext(ConnectionContext parent, PipeReader input, PipeWriter output)
+    public KestrelPassContext(ConnectionContext parent, IDuplexPipe transport)
     {
         _parent = parent;
-        _input = input;
-        _output = output;
+        _transport = transport;
     }
 
-    public KestrelPassContext(ConnectionContext parent, IDuplexPipe transport)
-        : this(parent, transport.Input, transport.Output)
-    {
-    }
+    /// <summary>The real connection this pass runs on.</summary>
+    public ConnectionContext Parent => _parent;
 
     public override string ConnectionId
     {
@@ -76,16 +72,17 @@ internal sealed class KestrelPassContext : ConnectionContext, IFeatureCollection
         set => _parent.Items = value;
     }
 
-    /// <summary>This pass itself: its <see cref="Input"/> and <see cref="Output"/>; setting it takes the given pipe's two ends.</summary>
+    /// <summary>This pass itself: its <see cref="Input"/> and <see cref="Output"/> are the given pipe's (read when asked,
+    /// as a pipe's ends may be set up after the pass is made); setting it takes the given pipe.</summary>
     public override IDuplexPipe Transport
     {
         get => this;
-        set => (_input, _output) = (value.Input, value.Output);
+        set => _transport = ReferenceEquals(value, this) ? _transport : value;
     }
 
-    public PipeReader Input => _input;
+    public PipeReader Input => _transport.Input;
 
-    public PipeWriter Output => _output;
+    public PipeWriter Output => _transport.Output;
 
     public override CancellationToken ConnectionClosed
     {

@@ -46,32 +46,25 @@ internal sealed class ProxyTunnelMiddleware
         _logger = logger;
     }
 
-    /// <summary>
-    /// One frame for the connection's whole life: an idle connection or tunnel suspends only here (awaiting Kestrel's
-    /// pass) and in the rewriter's read, holding what it still needs and nothing of the stages that are done (issue
-    /// 13.1). Those stages (the first byte, TLS, CONNECT) run in methods of their own that have returned by then.
-    /// </summary>
-    public async Task OnConnectionAsync(ConnectionContext context)
+    public Task OnConnectionAsync(ConnectionContext context)
     {
-        // Locals here live as long as the connection: the sniffer and the tunnel's target are the rewriter's to keep.
-        IDuplexPipe? layer = null;
-        TlsLayer? tunnelTls = null;
-        var tunnelOpen = false;
         var rewriter = new RewritingPipeReader(_settings, context.ConnectionId);
+        return ServeAsync(rewriter, new KestrelPassContext(context, rewriter));
+    }
+
+    /// <summary>
+    /// One frame for the connection's whole life, holding the rewriter and the current pass only: an idle connection or
+    /// tunnel suspends here (awaiting Kestrel's pass) and nowhere else of ours (issue 13.1). The stages around the
+    /// passes (the first byte, TLS, CONNECT, what follows a pass) run in methods of their own that have returned by
+    /// then; what they leave for later (the TLS layers, the tunnel count) is kept by the rewriter.
+    /// </summary>
+    private async Task ServeAsync(RewritingPipeReader rewriter, KestrelPassContext pass)
+    {
         try
         {
-            layer = await OpenAsync(context);
-            if (layer is null)
+            await OpenAsync(rewriter, pass.Parent);
+            while (!rewriter.IsEnded)
             {
-                return;
-            }
-
-            rewriter.Start(layer.Input, layer.Output, new ResponseSniffingWriter(layer.Output), tunnel: null);
-            await rewriter.PrepareAsync(CancellationToken.None);
-            if (rewriter.PendingConnect is null && !rewriter.IsEnded)
-            {
-                // Absolute-form requests, or ordinary requests to this server; a CONNECT may still follow.
-                var pass = new KestrelPassContext(context, rewriter, rewriter.Sniffer);
                 try
                 {
                     await _next(pass);
@@ -80,127 +73,134 @@ internal sealed class ProxyTunnelMiddleware
                 {
                     pass.End();
                 }
+
+                pass = new KestrelPassContext(pass.Parent, rewriter);
+                await AfterPassAsync(rewriter, pass.Parent);
             }
 
-            if (rewriter.PendingConnect is null || rewriter.Refused)
-            {
-                await LingerIfRefusedAsync(rewriter.Refused, layer);
-                return;
-            }
-
-            var tunnel = await OpenTunnelAsync(context, layer, rewriter.PendingConnect);
-            if (tunnel.Target is null)
-            {
-                return;
-            }
-
-            // From here the tunnel is counted open, until the finally below closes it.
-            tunnelOpen = true;
-            tunnelTls = tunnel.Tls;
-            IDuplexPipe tunnelLayer = tunnelTls ?? layer;
-            rewriter.Sniffer.Reset(tunnelLayer.Output);
-            if (tunnelTls?.IsHttp2 == true)
+            if (rewriter.TunnelOpen && rewriter.Tls is { IsHttp2: true } tls)
             {
                 // The input Kestrel gets is chosen once the tunnel's protocol is known: HTTP/2 (ALPN h2) gets the frame rewriter.
-                await ServeHttp2Async(context, tunnelTls, rewriter.Sniffer, tunnel.Target);
-                return;
+                await ServeHttp2Async(pass.Parent, tls, rewriter.Sniffer);
             }
-
-            rewriter.Start(tunnelLayer.Input, tunnelLayer.Output, rewriter.Sniffer, tunnel.Target);
-            while (true)
-            {
-                var pass = new KestrelPassContext(context, rewriter, rewriter.Sniffer);
-                try
-                {
-                    await _next(pass);
-                }
-                finally
-                {
-                    pass.End();
-                }
-
-                // Kestrel ended its pass after an HTTP/1.0 keep-alive response it could not frame; when the writer gave
-                // it a length, the client goes on with its next request on this tunnel, served by a new pass.
-                if (rewriter.Refused || !await rewriter.Sniffer.FinishPassAsync(context.ConnectionClosed))
-                {
-                    break;
-                }
-
-                ProxyTunnelLog.Http10ResponseGivenLength(_logger, context.ConnectionId);
-                rewriter.Restart();
-            }
-
-            await LingerIfRefusedAsync(rewriter.Refused, (IDuplexPipe?)tunnelTls ?? layer);
         }
         catch (Exception ex) when (ex is IOException or ConnectionResetException or ConnectionAbortedException or ObjectDisposedException)
         {
-            ProxyTunnelLog.ClientGone(_logger, context.ConnectionId, ex.Message);
+            ProxyTunnelLog.ClientGone(_logger, pass.ConnectionId, ex.Message);
         }
         finally
         {
-            rewriter.Dispose();
-            if (tunnelOpen)
-            {
-                CloseTunnel();
-            }
-
-            await DisposeLayersAsync(tunnelTls, layer as TlsLayer);
+            await CloseAsync(rewriter);
         }
     }
 
     /// <summary>
-    /// Waits for the client's first byte and terminates TLS to the proxy itself when it starts a handshake: the layer
-    /// the proxy reads heads from, or null when the connection ended here.
+    /// Waits for the client's first byte, terminates TLS to the proxy itself when it starts a handshake, and reads the
+    /// first head: the rewriter is left with a head for Kestrel, a tunnel opened from a first CONNECT, or ended.
     /// </summary>
-    private async Task<IDuplexPipe?> OpenAsync(ConnectionContext context)
+    private async Task OpenAsync(RewritingPipeReader rewriter, ConnectionContext context)
     {
         // A client that sends nothing is closed quietly; once bytes arrive, the rewriter bounds the head (408).
         var first = await PeekFirstByteAsync(context.Transport.Input, _options.RequestHeadersTimeout);
         if (first < 0)
         {
             LogIfTimedOut(context, first);
-            return null;
+            rewriter.Complete();
+            return;
         }
 
-        if (first != TlsHandshakeRecord || context.Features.Get<ITlsConnectionFeature>() is not null)
+        var layer = context.Transport;
+        if (first == TlsHandshakeRecord && context.Features.Get<ITlsConnectionFeature>() is null)
         {
-            return context.Transport;
+            // A client configured for an HTTPS proxy: TLS to the proxy itself, then CONNECT or absolute-form inside.
+            rewriter.Tls = await _tls.AcceptAsync(context, context.Transport, fallbackHost: LocalAddress(context), inTunnel: false);
+            if (rewriter.Tls is null)
+            {
+                rewriter.Complete();
+                return;
+            }
+
+            layer = rewriter.Tls;
         }
 
-        // A client configured for an HTTPS proxy: TLS to the proxy itself, then CONNECT or absolute-form inside.
-        return await _tls.AcceptAsync(context, context.Transport, fallbackHost: LocalAddress(context), inTunnel: false);
+        rewriter.Start(layer.Input, new ResponseSniffingWriter(layer.Output), tunnel: null);
+        await rewriter.PrepareAsync(CancellationToken.None);
+        if (rewriter.IsEnded)
+        {
+            // A CONNECT (or a refusal) before any request for Kestrel.
+            await AfterPassAsync(rewriter, context);
+        }
     }
 
-    private async Task ServeHttp2Async(ConnectionContext context, TlsLayer tls, ResponseSniffingWriter sniffer, TunnelTarget target)
+    /// <summary>
+    /// What follows a Kestrel pass (or a first head that was not for Kestrel): a CONNECT opens its tunnel; inside an
+    /// HTTP/1.1 tunnel, a pass that ended after an HTTP/1.0 keep-alive response the writer gave a length is followed by
+    /// another; a refusal lingers. The rewriter is left started for the next pass, or ended.
+    /// </summary>
+    private async Task AfterPassAsync(RewritingPipeReader rewriter, ConnectionContext context)
     {
+        if (rewriter.TunnelOpen)
+        {
+            // Kestrel ended its pass after an HTTP/1.0 keep-alive response it could not frame; when the writer gave it
+            // a length, the client goes on with its next request on this tunnel, served by a new pass.
+            if (!rewriter.Refused && await rewriter.Sniffer.FinishPassAsync(context.ConnectionClosed))
+            {
+                ProxyTunnelLog.Http10ResponseGivenLength(_logger, context.ConnectionId);
+                rewriter.Restart();
+                return;
+            }
+
+            rewriter.Complete();
+            await LingerIfRefusedAsync(rewriter.Refused, Layer(rewriter, context));
+            return;
+        }
+
+        rewriter.Complete();
+        if (rewriter.PendingConnect is not { } connect || rewriter.Refused)
+        {
+            await LingerIfRefusedAsync(rewriter.Refused, Layer(rewriter, context));
+            return;
+        }
+
+        await OpenTunnelAsync(rewriter, context, connect);
+    }
+
+    /// <summary>The layer the rewriter reads now: the innermost TLS layer, else the connection's own transport.</summary>
+    private static IDuplexPipe Layer(RewritingPipeReader rewriter, ConnectionContext context) => (IDuplexPipe?)rewriter.Tls ?? context.Transport;
+
+    /// <summary>Ends what the connection kept: the rewriter's state, the tunnel count, the TLS layers (innermost first).</summary>
+    private async Task CloseAsync(RewritingPipeReader rewriter)
+    {
+        rewriter.Dispose();
+        if (rewriter.TunnelOpen)
+        {
+            CloseTunnel();
+        }
+
+        for (var tls = rewriter.Tls; tls is not null; tls = tls.Outer)
+        {
+            await tls.DisposeAsync();
+        }
+    }
+
+    private async Task ServeHttp2Async(ConnectionContext context, TlsLayer tls, ResponseSniffingWriter sniffer)
+    {
+        // The tunnel's target is its feature, set when it opened.
+        var target = (TunnelTarget)context.Features.Get<IProxyTunnelFeature>()!;
         var wentAway = await Http2Tunnel.RunAsync(context, pass => RunKestrelPassAsync(context, pass), _http2, _settings, tls.Input, sniffer, target);
         await LingerIfRefusedAsync(wentAway, tls);
     }
 
-    private static async Task DisposeLayersAsync(TlsLayer? tunnelTls, TlsLayer? proxyTls)
-    {
-        if (tunnelTls is not null)
-        {
-            await tunnelTls.DisposeAsync();
-        }
-
-        if (proxyTls is not null)
-        {
-            await proxyTls.DisposeAsync();
-        }
-    }
-
-    /// <summary>A tunnel ready for requests: its TLS layer (null for a plain tunnel) and where its requests point.</summary>
-    private readonly record struct OpenedTunnel(TlsLayer? Tls, TunnelTarget? Target);
-
     /// <summary>
     /// Answers a CONNECT: authorizes it, counts the tunnel, says 200, and terminates TLS inside when the client starts
-    /// it. Returns no target when the tunnel ended here (refused, closed, handshake failed); with a target, the tunnel
-    /// is counted open until <see cref="CloseTunnel"/>. Nothing of the CONNECT stays reachable from the caller's frame
-    /// but what the tunnel's requests read.
+    /// it. When the tunnel opens, it is counted open (<see cref="RewritingPipeReader.TunnelOpen"/>) until
+    /// <see cref="CloseTunnel"/>, its TLS layer joins the rewriter's, and the rewriter is started on it for HTTP/1.1
+    /// (an HTTP/2 tunnel is served by the caller); otherwise the rewriter stays ended. Nothing of the CONNECT stays
+    /// reachable but what the tunnel's requests read.
     /// </summary>
-    private async Task<OpenedTunnel> OpenTunnelAsync(ConnectionContext context, IDuplexPipe layer, ConnectRequest connect)
+    private async Task OpenTunnelAsync(RewritingPipeReader rewriter, ConnectionContext context, ConnectRequest connect)
     {
+        var layer = Layer(rewriter, context);
         var authorized = await _connect.AuthorizeAsync(connect, layer.Output, context.ConnectionId, context.ConnectionClosed);
 
         // The CONNECT head has served the authorizer; only a prefix resolver reads its headers again (tunnel requests).
@@ -208,7 +208,7 @@ internal sealed class ProxyTunnelMiddleware
         if (!authorized)
         {
             await LingerIfRefusedAsync(refused: true, layer);
-            return default;
+            return;
         }
 
         var limit = _options.MaxConcurrentTunnels;
@@ -218,7 +218,7 @@ internal sealed class ProxyTunnelMiddleware
             ProxyTunnelLog.TunnelLimitReached(_logger, context.ConnectionId, limit);
             await ProxyResponses.RefuseAsync(layer.Output, RejectReason.TooManyTunnels, null, _logger, _settings.Metrics, context.ConnectionId);
             await LingerIfRefusedAsync(refused: true, layer);
-            return default;
+            return;
         }
 
         _settings.Metrics.TunnelsOpened.Add(1);
@@ -232,7 +232,7 @@ internal sealed class ProxyTunnelMiddleware
             if (first < 0)
             {
                 LogIfTimedOut(context, first);
-                return default;
+                return;
             }
 
             if (first == TlsHandshakeRecord)
@@ -240,7 +240,7 @@ internal sealed class ProxyTunnelMiddleware
                 tls = await _tls.AcceptAsync(context, layer, connect.Host, inTunnel: true);
                 if (tls is null)
                 {
-                    return default;
+                    return;
                 }
             }
             else
@@ -261,7 +261,21 @@ internal sealed class ProxyTunnelMiddleware
                 connect.Host, serverName, connect.ProxyAuthorization);
             context.Features.Set<IProxyTunnelFeature>(target);
             opened = true;
-            return new OpenedTunnel(tls, target);
+            rewriter.TunnelOpen = true;
+            IDuplexPipe tunnelLayer = layer;
+            if (tls is not null)
+            {
+                // The rewriter keeps the innermost layer; it closes the one it runs over after itself.
+                tls.Outer = rewriter.Tls;
+                rewriter.Tls = tls;
+                tunnelLayer = tls;
+            }
+
+            rewriter.Sniffer.Reset(tunnelLayer.Output);
+            if (tls?.IsHttp2 != true)
+            {
+                rewriter.Start(tunnelLayer.Input, rewriter.Sniffer, target);
+            }
         }
         finally
         {

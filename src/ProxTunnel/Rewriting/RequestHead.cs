@@ -5,8 +5,8 @@ namespace ProxTunnel.Rewriting;
 
 /// <summary>
 /// The parsed form of one request head: offsets into the buffer it was parsed from plus the framing facts.
-/// One instance per connection, reset for every head, so parsing allocates nothing. Its line tables are rented
-/// per head and given back by <see cref="Release"/>, so an idle connection holds none (issue 13.1).
+/// One instance per pooled request state of the reader, reset for every head, so parsing allocates nothing. Its line
+/// tables are rented per head and given back by <see cref="Release"/>; an idle connection holds neither (issue 13.1).
 /// </summary>
 internal sealed class RequestHead
 {
@@ -27,7 +27,7 @@ internal sealed class RequestHead
     public long ContentLength;
     public int HostLine;
 
-    // The framing facts as bits of one byte: every connection keeps its head object for its whole life (issue 13.1).
+    // The framing facts as bits of one byte.
     private Facts _facts;
 
     [Flags]

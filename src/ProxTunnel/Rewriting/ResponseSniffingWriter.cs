@@ -26,25 +26,20 @@ internal sealed class ResponseSniffingWriter : PipeWriter
     private static ReadOnlySpan<byte> SwitchingProtocols => "HTTP/1.1 101"u8;
     private const int MaxHeldHead = 16 * 1024;
 
-    // Task, not ValueTask: the middleware's frame, which lives as long as the connection, then needs one awaiter less.
     private static readonly Task<bool> NotHeld = Task.FromResult(false);
     private PipeWriter _inner;
-    private Memory<byte> _lastMemory;
 
-    // The status line is matched as it is written, byte by byte: no copy of it is kept (issue 13.1).
-    private int _probed;
-    private bool _armed;
-    private bool _probeMatches;
-
-    // Holding an HTTP/1.0 response: everything Kestrel wrote so far, and where its head ends once known.
-    private byte[]? _held;
-    private int _heldLength;
-    private int _heldHeadEnd;
+    // What the two rare jobs need (the status-line probe, a held response): made on first use, so a connection that
+    // never asked for either keeps a writer of two references (issue 13.1).
+    private Watch? _watch;
 
     public ResponseSniffingWriter(PipeWriter inner)
     {
         _inner = inner;
     }
+
+    /// <summary>The transport this writer passes through to.</summary>
+    public PipeWriter Inner => _inner;
 
     /// <summary>True when the response after the last <see cref="Arm"/> began with status 101.</summary>
     public bool SawSwitchingProtocols { get; private set; }
@@ -52,46 +47,51 @@ internal sealed class ResponseSniffingWriter : PipeWriter
     public void Reset(PipeWriter inner)
     {
         _inner = inner;
-        _armed = false;
         SawSwitchingProtocols = false;
-        ReleaseHeld();
+        if (_watch is not null)
+        {
+            _watch.Armed = false;
+            ReleaseHeld();
+        }
     }
 
     public void Arm()
     {
-        _armed = true;
-        _probed = 0;
-        _probeMatches = true;
+        var watch = _watch ??= new Watch();
+        watch.Armed = true;
+        watch.Probed = 0;
+        watch.ProbeMatches = true;
         SawSwitchingProtocols = false;
     }
 
     /// <summary>Holds the next response (to an HTTP/1.0 keep-alive request) until its length is known or too large.</summary>
     public void HoldHttp10Response()
     {
-        _held = ArrayPool<byte>.Shared.Rent(4096);
-        _heldLength = 0;
-        _heldHeadEnd = 0;
+        var watch = _watch ??= new Watch();
+        watch.Held = ArrayPool<byte>.Shared.Rent(4096);
+        watch.HeldLength = 0;
+        watch.HeldHeadEnd = 0;
     }
 
     /// <summary>
     /// Called when Kestrel's pass over the connection ended. Sends a held response; returns true when it went out with
     /// a length, so the connection stays open for the client's next request.
     /// </summary>
-    public Task<bool> FinishPassAsync(CancellationToken cancellationToken) => _held is null ? NotHeld : SendHeldAsync(cancellationToken);
+    public Task<bool> FinishPassAsync(CancellationToken cancellationToken) => _watch?.Held is null ? NotHeld : SendHeldAsync(_watch, cancellationToken);
 
-    private async Task<bool> SendHeldAsync(CancellationToken cancellationToken)
+    private async Task<bool> SendHeldAsync(Watch watch, CancellationToken cancellationToken)
     {
-        var held = _held!;
-        var keep = _heldHeadEnd > 0 && FramedByClose(held.AsSpan(0, _heldHeadEnd));
+        var held = watch.Held!;
+        var keep = watch.HeldHeadEnd > 0 && FramedByClose(held.AsSpan(0, watch.HeldHeadEnd));
         try
         {
             if (keep)
             {
-                WriteWithLength();
+                WriteWithLength(watch);
             }
             else
             {
-                await _inner.WriteAsync(held.AsMemory(0, _heldLength), cancellationToken);
+                await _inner.WriteAsync(held.AsMemory(0, watch.HeldLength), cancellationToken);
             }
 
             await _inner.FlushAsync(cancellationToken);
@@ -106,73 +106,95 @@ internal sealed class ResponseSniffingWriter : PipeWriter
 
     public override void Advance(int bytes)
     {
-        if (_held is not null)
+        if (_watch is { } watch)
         {
-            _heldLength += bytes;
-            if (_heldHeadEnd == 0)
+            if (watch.Held is { } held)
             {
-                var end = _held.AsSpan(0, _heldLength).IndexOf("\r\n\r\n"u8);
-                if (end >= 0)
-                {
-                    _heldHeadEnd = end + 4;
-                    if (!FramedByClose(_held.AsSpan(0, _heldHeadEnd)))
-                    {
-                        StopHolding();
-                    }
-                }
-                else if (_heldLength > MaxHeldHead)
-                {
-                    StopHolding();
-                }
-            }
-            else if (_heldLength - _heldHeadEnd > MaxHeldResponse)
-            {
-                StopHolding();
+                AdvanceHeld(watch, held, bytes);
+                return;
             }
 
-            return;
+            if (watch.Armed && bytes > 0)
+            {
+                Probe(watch, bytes);
+            }
+
+            // The block belongs to the inner writer from here on: keep no reference to it past the write.
+            watch.LastMemory = default;
         }
 
-        if (_armed && bytes > 0)
-        {
-            var take = Math.Min(bytes, StatusLineProbe - _probed);
-            foreach (var b in _lastMemory.Span[..take])
-            {
-                // "HTTP/1.x 101": any minor version.
-                _probeMatches &= _probed == 7 || b == SwitchingProtocols[_probed];
-                _probed++;
-            }
-
-            if (_probed == StatusLineProbe)
-            {
-                _armed = false;
-                SawSwitchingProtocols = _probeMatches;
-            }
-        }
-
-        // The block belongs to the inner writer from here on: keep no reference to it past the write.
-        _lastMemory = default;
         _inner.Advance(bytes);
+    }
+
+    private void AdvanceHeld(Watch watch, byte[] held, int bytes)
+    {
+        watch.HeldLength += bytes;
+        if (watch.HeldHeadEnd == 0)
+        {
+            var end = held.AsSpan(0, watch.HeldLength).IndexOf("\r\n\r\n"u8);
+            if (end >= 0)
+            {
+                watch.HeldHeadEnd = end + 4;
+                if (!FramedByClose(held.AsSpan(0, watch.HeldHeadEnd)))
+                {
+                    StopHolding(watch);
+                }
+            }
+            else if (watch.HeldLength > MaxHeldHead)
+            {
+                StopHolding(watch);
+            }
+        }
+        else if (watch.HeldLength - watch.HeldHeadEnd > MaxHeldResponse)
+        {
+            StopHolding(watch);
+        }
+    }
+
+    private void Probe(Watch watch, int bytes)
+    {
+        var take = Math.Min(bytes, StatusLineProbe - watch.Probed);
+        foreach (var b in watch.LastMemory.Span[..take])
+        {
+            // "HTTP/1.x 101": any minor version.
+            watch.ProbeMatches &= watch.Probed == 7 || b == SwitchingProtocols[watch.Probed];
+            watch.Probed++;
+        }
+
+        if (watch.Probed == StatusLineProbe)
+        {
+            watch.Armed = false;
+            SawSwitchingProtocols = watch.ProbeMatches;
+        }
     }
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
-        if (_held is not null)
+        if (_watch is not { } watch)
         {
-            var needed = _heldLength + Math.Max(sizeHint, 512);
-            if (needed > _held.Length)
+            return _inner.GetMemory(sizeHint);
+        }
+
+        if (watch.Held is { } held)
+        {
+            var needed = watch.HeldLength + Math.Max(sizeHint, 512);
+            if (needed > held.Length)
             {
-                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _held.Length * 2));
-                _held.AsSpan(0, _heldLength).CopyTo(larger);
-                ArrayPool<byte>.Shared.Return(_held);
-                _held = larger;
+                var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, held.Length * 2));
+                held.AsSpan(0, watch.HeldLength).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(held);
+                watch.Held = held = larger;
             }
 
-            return _held.AsMemory(_heldLength);
+            return held.AsMemory(watch.HeldLength);
         }
 
         var memory = _inner.GetMemory(sizeHint);
-        _lastMemory = memory;
+        if (watch.Armed)
+        {
+            watch.LastMemory = memory;
+        }
+
         return memory;
     }
 
@@ -187,11 +209,11 @@ internal sealed class ResponseSniffingWriter : PipeWriter
     public override ValueTask CompleteAsync(Exception? exception = null) => ValueTask.CompletedTask;
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
-        => _held is not null ? ValueTask.FromResult(default(FlushResult)) : _inner.FlushAsync(cancellationToken);
+        => _watch?.Held is not null ? ValueTask.FromResult(default(FlushResult)) : _inner.FlushAsync(cancellationToken);
 
     public override bool CanGetUnflushedBytes => _inner.CanGetUnflushedBytes;
 
-    public override long UnflushedBytes => _inner.UnflushedBytes + (_held is null ? 0 : _heldLength);
+    public override long UnflushedBytes => _inner.UnflushedBytes + (_watch?.Held is null ? 0 : _watch.HeldLength);
 
     /// <summary>
     /// True for the head Kestrel writes when it can only frame the body by closing: <c>Connection: close</c>, neither
@@ -227,12 +249,13 @@ internal sealed class ResponseSniffingWriter : PipeWriter
     }
 
     /// <summary>Writes the held response with its Connection line replaced by keep-alive and a Content-Length.</summary>
-    private void WriteWithLength()
+    private void WriteWithLength(Watch watch)
     {
-        ReadOnlySpan<byte> head = _held.AsSpan(0, _heldHeadEnd - 2);
-        var bodyLength = _heldLength - _heldHeadEnd;
+        var held = watch.Held!;
+        ReadOnlySpan<byte> head = held.AsSpan(0, watch.HeldHeadEnd - 2);
+        var bodyLength = watch.HeldLength - watch.HeldHeadEnd;
         // Each Connection line may grow by a few bytes (a line is at least 16): half the head more is ample.
-        var output = _inner.GetSpan(_heldLength + (_heldHeadEnd / 2) + 64);
+        var output = _inner.GetSpan(watch.HeldLength + (watch.HeldHeadEnd / 2) + 64);
         var written = 0;
         foreach (var range in head.Split("\r\n"u8))
         {
@@ -259,26 +282,40 @@ internal sealed class ResponseSniffingWriter : PipeWriter
         written += digits;
         "\r\n\r\n"u8.CopyTo(output[written..]);
         written += 4;
-        _held.AsSpan(_heldHeadEnd, bodyLength).CopyTo(output[written..]);
+        held.AsSpan(watch.HeldHeadEnd, bodyLength).CopyTo(output[written..]);
         _inner.Advance(written + bodyLength);
     }
 
     /// <summary>The response is not one to hold (or grew too large): send what was held and pass the rest through.</summary>
-    private void StopHolding()
+    private void StopHolding(Watch watch)
     {
-        var held = _held!;
-        var length = _heldLength;
-        _held = null;
-        _inner.Write(held.AsSpan(0, length));
+        var held = watch.Held!;
+        watch.Held = null;
+        _inner.Write(held.AsSpan(0, watch.HeldLength));
         ArrayPool<byte>.Shared.Return(held);
     }
 
     private void ReleaseHeld()
     {
-        if (_held is not null)
+        if (_watch?.Held is { } held)
         {
-            ArrayPool<byte>.Shared.Return(_held);
-            _held = null;
+            ArrayPool<byte>.Shared.Return(held);
+            _watch.Held = null;
         }
+    }
+
+    /// <summary>The probe's and the held response's state.</summary>
+    private sealed class Watch
+    {
+        // The status line is matched as it is written, byte by byte: no copy of it is kept.
+        public Memory<byte> LastMemory;
+        public int Probed;
+        public bool Armed;
+        public bool ProbeMatches;
+
+        // Holding an HTTP/1.0 response: everything Kestrel wrote so far, and where its head ends once known.
+        public byte[]? Held;
+        public int HeldLength;
+        public int HeldHeadEnd;
     }
 }

@@ -10,6 +10,7 @@ using ProxTunnel.Connect;
 using ProxTunnel.Diagnostics;
 using ProxTunnel.ProxyHost;
 using ProxTunnel.Resolvers;
+using ProxTunnel.Tls;
 
 namespace ProxTunnel.Rewriting;
 
@@ -20,55 +21,36 @@ namespace ProxTunnel.Rewriting;
 /// next head once the previous response is complete, so the few responses the proxy writes itself (errors, 407,
 /// the proxy host's pages) go straight to the transport then without racing Kestrel.
 /// </summary>
-internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadResult>, IDisposable
+internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskSource<ReadResult>, IDisposable
 {
     private readonly RewriteSettings _settings;
     private readonly string _connectionId;
-    private RequestHead _head = new();
     private PipeReader _source = null!;
-    private PipeWriter _responses = null!;
     private ResponseSniffingWriter _sniffer = null!;
     private TunnelTarget? _tunnel;
-    private int _tunnelHostKind;
     private ResolverCall? _resolver;
-    private CancellationTokenSource? _headTimeout;
+
+    // What one request needs from its head's first byte to its body's end, rented from a pool for that time: a
+    // connection waiting idle for its next head holds none of it (issue 13.1).
+    private RequestState? _request;
+
+    // The read Kestrel waits on while the connection is idle (issue 13.1): this reader is its source, completed when
+    // the source's read completes, with no async frame and no delegate of its own. _idleSource and _idleToken are that
+    // pending read's source; the result Kestrel gets waits in the request state (as does the first head, prepared
+    // before Kestrel runs).
+    private ManualResetValueTaskSourceCore<bool> _idleRead;
+    private object? _idleSource;
+    private ExecutionContext? _idleContext;
+    private short _idleToken;
 
     private Mode _mode;
+    private byte _tunnelHostKind;
     private bool _hasPrepared;
-
-    // The read Kestrel waits on while the connection is idle (issue 13.1): this reader is its source, completed from a
-    // cached continuation on the source's read, instead of a suspended async frame. _idleSourceRead is the source's
-    // read while it is pending, then the result Kestrel gets (also the first head, prepared before Kestrel runs).
-    private ManualResetValueTaskSourceCore<bool> _idleRead;
-    private ValueTask<ReadResult> _idleSourceRead;
-    private CancellationToken _idleCancellation;
-    private ExecutionContext? _idleContext;
-    private Action? _onIdleSourceRead;
-    private ReadOnlySequence<byte> _buffer;
     private bool _hasBuffer;
     private bool _sourceCompleted;
 
-    // Head scanning progress, kept across reads of a head that arrives in pieces.
-    private int _scanned;
+    // Bytes of a head arrived, the rest not yet (the scan's progress is in the request state).
     private bool _awaitingHeadBytes;
-    private int _requestLineEnd;
-    private byte[]? _scratch;
-
-    // The rewritten head handed to Kestrel and the source position just past the original head.
-    private byte[]? _headOut;
-    private int _headOutLength;
-    private int _headOutConsumed;
-    private long _sourceHeadLength;
-    private Mode _afterHead;
-    private bool _holdResponse;
-
-    private long _bodyRemaining;
-    private ChunkedBody? _chunkedBody;
-    private RejectReason _bodyError;
-
-    // Kestrel examined every good byte before a refused one and still wants more: the next read fails the body.
-    private bool _bodyStalled;
-    private long _handed;
 
     public RewritingPipeReader(RewriteSettings settings, string connectionId)
     {
@@ -76,7 +58,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         _connectionId = connectionId;
     }
 
-    private enum Mode
+    private enum Mode : byte
     {
         Head,
         HeadHandedOut,
@@ -90,23 +72,43 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     /// <summary>The CONNECT this reader stopped at (its head consumed), for the Connect stage; null otherwise.</summary>
     public ConnectRequest? PendingConnect { get; private set; }
 
+    /// <summary>
+    /// The innermost TLS layer terminated on this connection (each runs over <see cref="TlsLayer.Outer"/>), kept here
+    /// for the middleware with <see cref="TunnelOpen"/>, so that the connection's one long-lived frame holds nothing
+    /// else (issue 13.1).
+    /// </summary>
+    public TlsLayer? Tls { get; set; }
+
+    /// <summary>True once a tunnel on this connection is counted open (until the connection ends).</summary>
+    public bool TunnelOpen { get; set; }
+
     /// <summary>True when the proxy refused a request on this connection and answered it itself.</summary>
     public bool Refused { get; private set; }
 
     /// <summary>The writer Kestrel's responses go through, given to <see cref="Start"/>.</summary>
     public ResponseSniffingWriter Sniffer => _sniffer;
 
-    /// <summary>Starts again where the last pass ended (same source, writer and tunnel), for the next Kestrel pass.</summary>
-    public void Restart() => Start(_source, _responses, _sniffer, _tunnel);
+    /// <summary>This reader and <see cref="Sniffer"/>: the transport a Kestrel pass over this connection gets.</summary>
+    PipeReader IDuplexPipe.Input => this;
 
-    /// <summary>Starts rewriting <paramref name="source"/>; <paramref name="tunnel"/> is null on a plain proxy connection.</summary>
-    public void Start(PipeReader source, PipeWriter responses, ResponseSniffingWriter sniffer, TunnelTarget? tunnel)
+    PipeWriter IDuplexPipe.Output => _sniffer;
+
+    /// <summary>Where the proxy's own responses go: the transport under the sniffer.</summary>
+    private PipeWriter Responses => _sniffer.Inner;
+
+    /// <summary>Starts again where the last pass ended (same source, writer and tunnel), for the next Kestrel pass.</summary>
+    public void Restart() => Start(_source, _sniffer, _tunnel);
+
+    /// <summary>
+    /// Starts rewriting <paramref name="source"/>; the proxy's own responses go to the sniffer's transport, and
+    /// <paramref name="tunnel"/> is null on a plain proxy connection.
+    /// </summary>
+    public void Start(PipeReader source, ResponseSniffingWriter sniffer, TunnelTarget? tunnel)
     {
         _source = source;
-        _responses = responses;
         _sniffer = sniffer;
         _tunnel = tunnel;
-        _tunnelHostKind = tunnel is null ? 0 : _settings.ClassifyHost(tunnel.Host);
+        _tunnelHostKind = tunnel is null ? (byte)0 : (byte)_settings.ClassifyHost(tunnel.Host);
         _mode = Mode.Head;
         _hasBuffer = false;
         _sourceCompleted = false;
@@ -129,16 +131,16 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             if (sourceResult.IsCanceled)
             {
                 result = sourceResult;
-                _buffer = sourceResult.Buffer;
+                Request.Buffer = sourceResult.Buffer;
                 _hasBuffer = true;
                 return true;
             }
 
             Accept(sourceResult);
-            if (_bodyError != RejectReason.None)
+            if (Request.BodyError != RejectReason.None)
             {
                 // A refused body fails from ReadAsync only, where Kestrel's body reader expects read errors.
-                _source.AdvanceTo(_buffer.Start);
+                _source.AdvanceTo(Request.Buffer.Start);
                 _hasBuffer = false;
                 result = default;
                 return false;
@@ -154,7 +156,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             if (result.Buffer.IsEmpty && !result.IsCompleted)
             {
                 // Nothing validated yet: let Kestrel fall back to ReadAsync.
-                _source.AdvanceTo(_buffer.Start, _buffer.End);
+                _source.AdvanceTo(Request.Buffer.Start, Request.Buffer.End);
                 _hasBuffer = false;
                 return false;
             }
@@ -181,7 +183,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         if (await ReadHeadAsync(cancellationToken) is { } first)
         {
             _idleRead.Reset();
-            _idleSourceRead = new(first);
+            Request.IdleResult = first;
             _idleRead.SetResult(true);
             _hasPrepared = true;
         }
@@ -240,21 +242,43 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
 
     /// <summary>
     /// The connection is idle: nothing buffered, the source's read pending. Kestrel waits on this reader as the
-    /// source of its read, so no async frame is suspended here, and the head's line tables go back to the pool.
+    /// source of its read, so no async frame is suspended here, and the request state (with the head's line tables)
+    /// goes back to its pool.
     /// </summary>
     private ValueTask<ReadResult> WaitForHead(ValueTask<ReadResult> sourceRead, CancellationToken cancellationToken)
     {
-        _head.Release();
         _idleRead.Reset();
-        _idleSourceRead = sourceRead;
-        _idleCancellation = cancellationToken;
+        if (cancellationToken.CanBeCanceled)
+        {
+            // Kestrel passes none; a caller that does keeps its token in the request state for the wait.
+            Request.IdleCancellation = cancellationToken;
+        }
+        else
+        {
+            ReturnRequest();
+        }
 
         // The head is handled (and a resolver called) in the connection's execution context, as an awaiting frame
         // would; captured here rather than by the source, which would keep an object for it per connection.
         _idleContext = ExecutionContext.Capture();
-        sourceRead.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onIdleSourceRead ??= OnIdleSourceRead);
+        var (source, token) = PendingRead.Of(sourceRead);
+        _idleSource = source;
+        _idleToken = token;
+        if (source is IValueTaskSource<ReadResult> valueTaskSource)
+        {
+            // The source calls back with this reader as the state: nothing is made per connection or per wait.
+            valueTaskSource.OnCompleted(IdleSourceReadDone, this, token, ValueTaskSourceOnCompletedFlags.None);
+        }
+        else
+        {
+            // A task-backed read (no source of our kind knows one): a delegate per wait is fine there.
+            ((Task<ReadResult>)source).ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(OnIdleSourceRead);
+        }
+
         return new(this, _idleRead.Version);
     }
+
+    private static readonly Action<object?> IdleSourceReadDone = static reader => ((RewritingPipeReader)reader!).OnIdleSourceRead();
 
     private void OnIdleSourceRead()
     {
@@ -272,14 +296,19 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
 
     private void HandleIdleSourceRead()
     {
-        var sourceRead = _idleSourceRead;
-        var cancellationToken = _idleCancellation;
-        _idleSourceRead = default;
-        _idleCancellation = default;
+        var source = _idleSource!;
+        _idleSource = null;
+        CancellationToken cancellationToken = default;
+        if (_request is { } request)
+        {
+            cancellationToken = request.IdleCancellation;
+            request.IdleCancellation = default;
+        }
+
         ValueTask<ReadResult> handed;
         try
         {
-            handed = HandleHeadRead(sourceRead.Result, cancellationToken);
+            handed = HandleHeadRead(PendingRead.ResultOf(source, _idleToken), cancellationToken);
         }
 #pragma warning disable CA1031 // Whatever the read or the head throws is Kestrel's to see, from its read.
         catch (Exception ex)
@@ -291,7 +320,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
 
         if (handed.IsCompletedSuccessfully)
         {
-            _idleSourceRead = handed;
+            Request.IdleResult = handed.Result;
             _idleRead.SetResult(true);
         }
         else
@@ -316,15 +345,16 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             return;
         }
 
-        _idleSourceRead = new(result);
+        Request.IdleResult = result;
         _idleRead.SetResult(true);
     }
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
     {
         _idleRead.GetResult(token);
-        var result = _idleSourceRead.Result;
-        _idleSourceRead = default;
+        var request = Request;
+        var result = request.IdleResult;
+        request.IdleResult = default;
         return result;
     }
 
@@ -351,7 +381,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                 case Mode.HeadHandedOut:
                     // Kestrel examined the whole head without consuming it, which a complete head never causes:
                     // let it see the end of input instead of waiting forever.
-                    return new ReadResult(new ReadOnlySequence<byte>(_headOut!, _headOutConsumed, _headOutLength - _headOutConsumed), false, true);
+                    return new ReadResult(new ReadOnlySequence<byte>(Request.HeadOut!, Request.HeadOutConsumed, Request.HeadOutLength - Request.HeadOutConsumed), false, true);
                 case Mode.UpgradePending:
                     _mode = _sniffer.SawSwitchingProtocols ? Mode.Passthrough : Mode.Head;
                     continue;
@@ -368,9 +398,9 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                         var sourceResult = await _source.ReadAsync(cancellationToken);
                         if (sourceResult.IsCanceled)
                         {
-                            _buffer = sourceResult.Buffer;
+                            Request.Buffer = sourceResult.Buffer;
                             _hasBuffer = true;
-                            _handed = 0;
+                            Request.Handed = 0;
                             return new ReadResult(sourceResult.Buffer.Slice(0, 0), true, false);
                         }
 
@@ -385,7 +415,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                     var body = HandOutBody();
                     if (body.Buffer.IsEmpty && !body.IsCompleted)
                     {
-                        _source.AdvanceTo(_buffer.Start, _buffer.End);
+                        _source.AdvanceTo(Request.Buffer.Start, Request.Buffer.End);
                         _hasBuffer = false;
                         continue;
                     }
@@ -395,12 +425,12 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                     if (!_hasBuffer && !_awaitingHeadBytes)
                     {
                         // The next head after a body or a page the proxy answered (an idle wait from ReadAsync takes
-                        // WaitForHead instead): a connection that goes idle gives its head's line tables back, one
-                        // kept busy keeps them (issue 13.1).
+                        // WaitForHead instead): a connection that goes idle gives its request state back, one kept
+                        // busy keeps it (issue 13.1).
                         var pending = _source.ReadAsync(cancellationToken);
                         if (!pending.IsCompleted)
                         {
-                            _head.Release();
+                            ReturnRequest();
                         }
 
                         if (!AcceptHeadRead(await pending))
@@ -440,26 +470,26 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             return false;
         }
 
-        _buffer = sourceResult.Buffer;
+        Request.Buffer = sourceResult.Buffer;
         _sourceCompleted = sourceResult.IsCompleted;
         _hasBuffer = true;
         return true;
     }
 
-    private bool BodyPending() => _mode == Mode.ContentLengthBody ? _bodyRemaining > 0 : !Chunked.IsDone || ChunkedState.Validated > 0;
+    private bool BodyPending() => _mode == Mode.ContentLengthBody ? Request.BodyRemaining > 0 : !Chunked.IsDone || ChunkedState.Validated > 0;
 
     private void Accept(in ReadResult sourceResult)
     {
-        _buffer = sourceResult.Buffer;
+        Request.Buffer = sourceResult.Buffer;
         _sourceCompleted = sourceResult.IsCompleted;
         _hasBuffer = true;
-        if (_mode == Mode.ChunkedBody && _bodyError == RejectReason.None && !Chunked.IsDone && ChunkedState.Validated < _buffer.Length)
+        if (_mode == Mode.ChunkedBody && Request.BodyError == RejectReason.None && !Chunked.IsDone && ChunkedState.Validated < Request.Buffer.Length)
         {
-            ChunkedState.Validated += Chunked.Accept(_buffer.Slice(ChunkedState.Validated), out _bodyError);
-            if (_bodyError != RejectReason.None)
+            ChunkedState.Validated += Chunked.Accept(Request.Buffer.Slice(ChunkedState.Validated), out Request.BodyError);
+            if (Request.BodyError != RejectReason.None)
             {
                 _settings.Metrics.BadRequests.Add(1);
-                ProxyTunnelLog.BodyRejected(_settings.Logger, _connectionId, _bodyError);
+                ProxyTunnelLog.BodyRejected(_settings.Logger, _connectionId, Request.BodyError);
             }
         }
     }
@@ -467,23 +497,23 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     /// <summary>The body bytes Kestrel may have now: never past the end of the body or past a refused byte.</summary>
     private ReadResult HandOutBody()
     {
-        var available = _mode == Mode.ContentLengthBody ? Math.Min(_buffer.Length, _bodyRemaining) : Math.Min(ChunkedState.Validated, ChunkedLimit());
-        _handed = available;
-        if (_bodyError != RejectReason.None && (available == 0 || _bodyStalled))
+        var available = _mode == Mode.ContentLengthBody ? Math.Min(Request.Buffer.Length, Request.BodyRemaining) : Math.Min(ChunkedState.Validated, ChunkedLimit());
+        Request.Handed = available;
+        if (Request.BodyError != RejectReason.None && (available == 0 || Request.BodyStalled))
         {
             FailBody();
         }
 
         // A client that stops mid-body ends Kestrel's input after the last good byte: Kestrel then aborts the request.
         // A refused byte takes precedence: the read after the good bytes fails the body.
-        var ended = _bodyError == RejectReason.None && _sourceCompleted
-            && (_mode == Mode.ChunkedBody ? !Chunked.IsDone : available == _buffer.Length);
+        var ended = Request.BodyError == RejectReason.None && _sourceCompleted
+            && (_mode == Mode.ChunkedBody ? !Chunked.IsDone : available == Request.Buffer.Length);
         if (ended)
         {
             _mode = Mode.Ended;
         }
 
-        return new ReadResult(_buffer.Slice(0, available), false, ended);
+        return new ReadResult(Request.Buffer.Slice(0, available), false, ended);
     }
 
     /// <summary>
@@ -496,8 +526,8 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     [DoesNotReturn]
     private void FailBody()
     {
-        var reason = _bodyError;
-        _source.AdvanceTo(_buffer.End);
+        var reason = Request.BodyError;
+        _source.AdvanceTo(Request.Buffer.End);
         _hasBuffer = false;
         _mode = Mode.Ended;
         Refused = true;
@@ -515,7 +545,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     }
 
     private bool TrailersReady() => _mode == Mode.ChunkedBody && Chunked.IsDone && Chunked.RemovedTrailers is not null
-        && ChunkedState.Consumed == Chunked.TrailerStart && _bodyError == RejectReason.None;
+        && ChunkedState.Consumed == Chunked.TrailerStart && Request.BodyError == RejectReason.None;
 
     /// <summary>Hands Kestrel the trailer section without the removed lines, through the same path as a rewritten head.</summary>
     private ReadResult HandOutTrailers()
@@ -523,7 +553,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         var start = Chunked.TrailerStart;
         var length = (int)(Chunked.Position - start);
         var output = ArrayPool<byte>.Shared.Rent(length);
-        var source = _buffer.Slice(0, length);
+        var source = Request.Buffer.Slice(0, length);
         var written = 0;
         long from = 0;
         foreach (var (lineStart, lineEnd) in Chunked.RemovedTrailers!)
@@ -536,11 +566,11 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         source.Slice(from).CopyTo(output.AsSpan(written));
         written += (int)(length - from);
 
-        _headOut = output;
-        _headOutLength = written;
-        _headOutConsumed = 0;
-        _sourceHeadLength = length;
-        _afterHead = Mode.Head;
+        Request.HeadOut = output;
+        Request.HeadOutLength = written;
+        Request.HeadOutConsumed = 0;
+        Request.SourceHeadLength = length;
+        Request.AfterHead = Mode.Head;
         _mode = Mode.HeadHandedOut;
         return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
     }
@@ -562,12 +592,12 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                     return;
                 }
 
-                var start = _buffer.Start;
-                var consumedBytes = _buffer.Slice(start, consumed).Length;
-                var examinedBytes = _buffer.Slice(start, examined).Length;
+                var start = Request.Buffer.Start;
+                var consumedBytes = Request.Buffer.Slice(start, consumed).Length;
+                var examinedBytes = Request.Buffer.Slice(start, examined).Length;
                 if (_mode == Mode.ContentLengthBody)
                 {
-                    _bodyRemaining -= consumedBytes;
+                    Request.BodyRemaining -= consumedBytes;
                 }
                 else
                 {
@@ -575,15 +605,15 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                     ChunkedState.Consumed += consumedBytes;
                 }
 
-                _bodyStalled = _bodyError != RejectReason.None && examinedBytes == _handed;
+                Request.BodyStalled = Request.BodyError != RejectReason.None && examinedBytes == Request.Handed;
 
                 // Kestrel saw all it was given and wants more, but the rest of the buffer is not yet body it may have
                 // (an unfinished chunk line): wait for new bytes rather than spin on the same ones. A complete trailer
                 // section held back is handed out on the next read instead.
-                if (examinedBytes == _handed && _handed < _buffer.Length && BodyPending() && _bodyError == RejectReason.None
+                if (examinedBytes == Request.Handed && Request.Handed < Request.Buffer.Length && BodyPending() && Request.BodyError == RejectReason.None
                     && !(_mode == Mode.ChunkedBody && Chunked.IsDone))
                 {
-                    examined = _buffer.End;
+                    examined = Request.Buffer.End;
                 }
 
                 _source.AdvanceTo(consumed, examined);
@@ -602,25 +632,25 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
 
     private void AdvanceHead(SequencePosition consumed)
     {
-        var offset = ReferenceEquals(consumed.GetObject(), _headOut) ? consumed.GetInteger() : _headOutConsumed;
-        if (offset < _headOutLength)
+        var offset = ReferenceEquals(consumed.GetObject(), Request.HeadOut) ? consumed.GetInteger() : Request.HeadOutConsumed;
+        if (offset < Request.HeadOutLength)
         {
-            _headOutConsumed = offset;
+            Request.HeadOutConsumed = offset;
             return;
         }
 
-        ArrayPool<byte>.Shared.Return(_headOut!);
-        _headOut = null;
-        _source.AdvanceTo(_buffer.GetPosition(_sourceHeadLength));
+        ArrayPool<byte>.Shared.Return(Request.HeadOut!);
+        Request.HeadOut = null;
+        _source.AdvanceTo(Request.Buffer.GetPosition(Request.SourceHeadLength));
         _hasBuffer = false;
-        _mode = _afterHead;
+        _mode = Request.AfterHead;
         if (_mode == Mode.UpgradePending)
         {
             _sniffer.Arm();
         }
-        else if (_holdResponse)
+        else if (Request.HoldResponse)
         {
-            _holdResponse = false;
+            Request.HoldResponse = false;
             _sniffer.HoldHttp10Response();
         }
     }
@@ -720,8 +750,8 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     {
         reason = RejectReason.None;
         headLength = 0;
-        skip = RequestHeadParser.LeadingEmptyLines(_buffer);
-        var data = skip == 0 ? _buffer : _buffer.Slice(skip);
+        skip = RequestHeadParser.LeadingEmptyLines(Request.Buffer);
+        var data = skip == 0 ? Request.Buffer : Request.Buffer.Slice(skip);
         if (data.IsEmpty)
         {
             if (_sourceCompleted)
@@ -730,14 +760,14 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                 return HeadStep.EndOfInput;
             }
 
-            _source.AdvanceTo(_buffer.Start, _buffer.End);
+            _source.AdvanceTo(Request.Buffer.Start, Request.Buffer.End);
             _hasBuffer = false;
             return HeadStep.NeedMore;
         }
 
         var span = Linearize(data);
-        headLength = RequestHeadParser.FindHeadEnd(span, ref _scanned, ref _requestLineEnd,
-            _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out reason, _head);
+        headLength = RequestHeadParser.FindHeadEnd(span, ref Request.Scanned, ref Request.RequestLineEnd,
+            _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out reason, Request.Head);
         if (headLength < 0)
         {
             return HeadStep.Refuse;
@@ -761,7 +791,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             return HeadStep.Refuse;
         }
 
-        _source.AdvanceTo(_buffer.Start, _buffer.End);
+        _source.AdvanceTo(Request.Buffer.Start, Request.Buffer.End);
         _hasBuffer = false;
 
         // Waiting for the rest of a head: hold no pooled copy of its start meanwhile (the next read copies again).
@@ -778,26 +808,26 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     /// <summary>Parses the complete head found by <see cref="ScanHead"/> and decides what becomes of it.</summary>
     private HeadDecision DecideHead(int headLength, int skip)
     {
-        var requestLineEnd = _requestLineEnd;
+        var requestLineEnd = Request.RequestLineEnd;
         _awaitingHeadBytes = false;
-        _scanned = 0;
-        _requestLineEnd = 0;
-        if (_headTimeout is not null)
+        Request.Scanned = 0;
+        Request.RequestLineEnd = 0;
+        if (Request.HeadTimeout is not null)
         {
             // Only heads that arrive in pieces arm it: drop its timer rather than keep it for the connection's life.
-            _headTimeout.Dispose();
-            _headTimeout = null;
+            Request.HeadTimeout.Dispose();
+            Request.HeadTimeout = null;
         }
 
-        var headData = skip == 0 ? _buffer : _buffer.Slice(skip);
+        var headData = skip == 0 ? Request.Buffer : Request.Buffer.Slice(skip);
         var headMemory = LinearizeMemory(headData, headLength);
-        var parseReason = RequestHeadParser.Parse(headMemory.Span, requestLineEnd, _head);
+        var parseReason = RequestHeadParser.Parse(headMemory.Span, requestLineEnd, Request.Head);
         if (parseReason != RejectReason.None)
         {
             return HeadDecision.Refuse(parseReason);
         }
 
-        _sourceHeadLength = skip + headLength;
+        Request.SourceHeadLength = skip + headLength;
         return HandleHead(headMemory);
     }
 
@@ -816,9 +846,9 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             case HeadAction.HandOut:
                 return decision.Result;
             case HeadAction.ServePage:
-                _source.AdvanceTo(_buffer.GetPosition(_sourceHeadLength));
+                _source.AdvanceTo(Request.Buffer.GetPosition(Request.SourceHeadLength));
                 _hasBuffer = false;
-                await _responses.WriteAsync(decision.Page, cancellationToken);
+                await Responses.WriteAsync(decision.Page, cancellationToken);
                 if (decision.Close)
                 {
                     // The body of a request to our own pages is not worth framing: end the connection instead.
@@ -855,18 +885,18 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     /// however the client paces it (Slowloris).</summary>
     private void ArmHeadTimeout()
     {
-        if (_headTimeout is null || !_headTimeout.TryReset())
+        if (Request.HeadTimeout is null || !Request.HeadTimeout.TryReset())
         {
-            _headTimeout?.Dispose();
-            _headTimeout = new CancellationTokenSource();
+            Request.HeadTimeout?.Dispose();
+            Request.HeadTimeout = new CancellationTokenSource();
         }
 
-        _headTimeout.CancelAfter(_settings.RequestHeadersTimeout);
+        Request.HeadTimeout.CancelAfter(_settings.RequestHeadersTimeout);
     }
 
     private async ValueTask<ReadResult> ReadWithHeadTimeoutAsync(CancellationToken cancellationToken)
     {
-        var headToken = _headTimeout!.Token;
+        var headToken = Request.HeadTimeout!.Token;
         using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, headToken) : null;
         return await _source.ReadAsync(linked?.Token ?? headToken);
     }
@@ -874,7 +904,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     private HeadDecision HandleHead(ReadOnlyMemory<byte> headMemory)
     {
         var head = headMemory.Span;
-        var route = RequestRouter.Route(head, _head, _tunnel, _tunnelHostKind, _settings);
+        var route = RequestRouter.Route(head, Request.Head, _tunnel, _tunnelHostKind, _settings);
         switch (route.Kind)
         {
             case RouteKind.Connect:
@@ -882,16 +912,16 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             case RouteKind.Refuse:
                 return HeadDecision.Refuse(route.Reason);
             case RouteKind.Verbatim:
-                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Verbatim, default, default, default, false, 0, _tunnel)));
+                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, Request.Head, TargetShape.Verbatim, default, default, default, false, 0, _tunnel)));
             case RouteKind.ProxyPage:
                 return ServePage(head, route.Page!, head[route.PathAndQuery]);
             case RouteKind.ProxyHostPath:
                 // Other proxy-host paths reach the app unprefixed, with the Host header naming that host, so the app
                 // can route them with RequireHost.
-                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.ProxyHostPath, default, head[route.Host],
+                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, Request.Head, TargetShape.ProxyHostPath, default, head[route.Host],
                     head[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical)));
             case RouteKind.Prefixed:
-                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Prefixed, _settings.FixedPrefix, head[route.Host],
+                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, Request.Head, TargetShape.Prefixed, _settings.FixedPrefix, head[route.Host],
                     head[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical)));
             default:
                 return Resolve(headMemory, route);
@@ -904,16 +934,16 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     /// </summary>
     private HeadDecision TakeConnect(ReadOnlySpan<byte> head)
     {
-        var reason = ConnectRequest.TryCreate(head, _head, out var connect);
+        var reason = ConnectRequest.TryCreate(head, Request.Head, out var connect);
         if (reason != RejectReason.None)
         {
             return HeadDecision.Refuse(reason);
         }
 
         PendingConnect = connect;
-        _head = new RequestHead();
+        Request.Head = new RequestHead();
         _mode = Mode.Ended;
-        _source.AdvanceTo(_buffer.GetPosition(_sourceHeadLength));
+        _source.AdvanceTo(Request.Buffer.GetPosition(Request.SourceHeadLength));
         _hasBuffer = false;
         return HeadDecision.Handed(new ReadResult(default, false, true));
     }
@@ -925,7 +955,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         _resolver.Route = route;
         var host = headMemory.Span[route.Host];
         var hostString = host.IsEmpty ? _tunnel!.Host : TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host));
-        _resolver.Context.Set(headMemory, _head, route.Https ? "https" : "http", hostString, route.Port, PathString(headMemory.Span[route.PathAndQuery]),
+        _resolver.Context.Set(headMemory, Request.Head, route.Https ? "https" : "http", hostString, route.Port, PathString(headMemory.Span[route.PathAndQuery]),
             _tunnel is not null, _tunnel?.ConnectHeaders);
         return new HeadDecision(HeadAction.Resolve, default, Head: headMemory);
     }
@@ -945,7 +975,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
 
         var head = headMemory.Span;
         var route = _resolver.Route;
-        return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), head[route.Host],
+        return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, Request.Head, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), head[route.Host],
             default, route.Https, route.Port, _tunnel)));
     }
 
@@ -959,46 +989,46 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     private ReadResult HandOutHead(ReadOnlySpan<byte> head, in HeadPlan plan)
     {
         var output = ArrayPool<byte>.Shared.Rent(HeadWriter.MaxLength(head, plan));
-        var written = HeadWriter.Write(output, head, _head, plan);
+        var written = HeadWriter.Write(output, head, Request.Head, plan);
         if (plan.Shape is TargetShape.Prefixed or TargetShape.Resolved)
         {
             _settings.Metrics.RequestsRewritten.Add(1);
         }
 
-        _headOut = output;
-        _headOutLength = written;
-        _headOutConsumed = 0;
-        if (_head.ConnectionUpgrade)
+        Request.HeadOut = output;
+        Request.HeadOutLength = written;
+        Request.HeadOutConsumed = 0;
+        if (Request.Head.ConnectionUpgrade)
         {
-            _afterHead = Mode.UpgradePending;
+            Request.AfterHead = Mode.UpgradePending;
         }
-        else if (_head.IsChunked)
+        else if (Request.Head.IsChunked)
         {
-            _afterHead = Mode.ChunkedBody;
-            _chunkedBody ??= new ChunkedBody();
+            Request.AfterHead = Mode.ChunkedBody;
+            Request.ChunkedBody ??= new ChunkedBody();
             Chunked.Reset(_settings.MaxRequestHeadersTotalSize);
-            _chunkedBody.Validated = 0;
-            _chunkedBody.Consumed = 0;
-            _bodyError = RejectReason.None;
-            _bodyStalled = false;
+            Request.ChunkedBody.Validated = 0;
+            Request.ChunkedBody.Consumed = 0;
+            Request.BodyError = RejectReason.None;
+            Request.BodyStalled = false;
         }
         else
         {
-            _afterHead = Mode.ContentLengthBody;
-            _bodyRemaining = Math.Max(0, _head.ContentLength);
+            Request.AfterHead = Mode.ContentLengthBody;
+            Request.BodyRemaining = Math.Max(0, Request.Head.ContentLength);
         }
 
         // Kestrel answers HTTP/1.0 keep-alive with a length when it has one, else by closing: inside a tunnel the
         // writer gives small streamed responses a length instead (SPEC §3.7, issue 10.5).
-        _holdResponse = _tunnel is not null && _head.ConnectionKeepAlive && !_head.ConnectionUpgrade && !_head.Method(head).SequenceEqual("HEAD"u8);
+        Request.HoldResponse = _tunnel is not null && Request.Head.ConnectionKeepAlive && !Request.Head.ConnectionUpgrade && !Request.Head.Method(head).SequenceEqual("HEAD"u8);
         _mode = Mode.HeadHandedOut;
         return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
     }
 
     private HeadDecision ServePage(ReadOnlySpan<byte> head, byte[] page, ReadOnlySpan<byte> pathAndQuery)
     {
-        var isHead = _head.Method(head).SequenceEqual("HEAD"u8);
-        var close = _head.IsHttp10 || _head.HasBody || _head.ConnectionUpgrade || ConnectionClose(head);
+        var isHead = Request.Head.Method(head).SequenceEqual("HEAD"u8);
+        var close = Request.Head.IsHttp10 || Request.Head.HasBody || Request.Head.ConnectionUpgrade || ConnectionClose(head);
         if (_settings.Logger.IsEnabled(LogLevel.Debug))
         {
             ProxyTunnelLog.ServedProxyPage(_settings.Logger, _connectionId, Encoding.ASCII.GetString(pathAndQuery));
@@ -1009,7 +1039,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
 
     private bool ConnectionClose(ReadOnlySpan<byte> head)
     {
-        foreach (ref readonly var line in _head.Lines)
+        foreach (ref readonly var line in Request.Head.Lines)
         {
             if (Ascii.EqualsIgnoreCase(RequestHead.Name(head, line), "connection"u8)
                 && RequestHeadParser.ListContains(RequestHead.Value(head, line), "close"u8))
@@ -1026,15 +1056,15 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         _mode = Mode.Ended;
         Refused = true;
         _awaitingHeadBytes = false;
-        _scanned = 0;
-        _requestLineEnd = 0;
+        Request.Scanned = 0;
+        Request.RequestLineEnd = 0;
         if (_hasBuffer)
         {
-            _source.AdvanceTo(_buffer.End);
+            _source.AdvanceTo(Request.Buffer.End);
             _hasBuffer = false;
         }
 
-        await ProxyResponses.RefuseAsync(_responses, reason, realm, _settings.Logger, _settings.Metrics, _connectionId);
+        await ProxyResponses.RefuseAsync(Responses, reason, realm, _settings.Logger, _settings.Metrics, _connectionId);
     }
 
     private ReadOnlySpan<byte> Linearize(in ReadOnlySequence<byte> data)
@@ -1046,8 +1076,8 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
 
         var length = (int)Math.Min(data.Length, _settings.MaxRequestLineSize + _settings.MaxRequestHeadersTotalSize + 1);
         EnsureScratch(length);
-        data.Slice(0, length).CopyTo(_scratch);
-        return _scratch.AsSpan(0, length);
+        data.Slice(0, length).CopyTo(Request.Scratch);
+        return Request.Scratch.AsSpan(0, length);
     }
 
     private ReadOnlyMemory<byte> LinearizeMemory(in ReadOnlySequence<byte> data, int length)
@@ -1059,36 +1089,39 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         }
 
         EnsureScratch(length);
-        data.Slice(0, length).CopyTo(_scratch);
-        return _scratch.AsMemory(0, length);
+        data.Slice(0, length).CopyTo(Request.Scratch);
+        return Request.Scratch.AsMemory(0, length);
     }
 
     private void EnsureScratch(int length)
     {
-        if (_scratch is null || _scratch.Length < length)
+        if (Request.Scratch is null || Request.Scratch.Length < length)
         {
-            if (_scratch is not null)
+            if (Request.Scratch is not null)
             {
-                ArrayPool<byte>.Shared.Return(_scratch);
+                ArrayPool<byte>.Shared.Return(Request.Scratch);
             }
 
-            _scratch = ArrayPool<byte>.Shared.Rent(length);
+            Request.Scratch = ArrayPool<byte>.Shared.Rent(length);
         }
     }
 
     /// <summary>True while the reader holds a pooled buffer: between requests it never does.</summary>
-    internal bool HoldsPooledBuffers => _scratch is not null || _headOut is not null;
+    internal bool HoldsPooledBuffers => _request is { } request && (request.Scratch is not null || request.HeadOut is not null);
 
     /// <summary>True while the parsed head keeps its pooled line tables: a connection waiting for its next head has none.</summary>
-    internal bool HoldsHeadTables => _head.HoldsTables;
+    internal bool HoldsHeadTables => _request?.Head.HoldsTables == true;
+
+    /// <summary>True while a request's state is rented: a connection waiting idle for its next head holds none.</summary>
+    internal bool HoldsRequestState => _request is not null;
 
     /// <summary>Returns pooled buffers once the head scratch is no longer needed, so idle connections hold none.</summary>
     private void ReleaseScratch()
     {
-        if (_scratch is not null)
+        if (_request?.Scratch is { } scratch)
         {
-            ArrayPool<byte>.Shared.Return(_scratch);
-            _scratch = null;
+            ArrayPool<byte>.Shared.Return(scratch);
+            _request.Scratch = null;
         }
     }
 
@@ -1097,24 +1130,175 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     public override void Complete(Exception? exception = null)
     {
         // Kestrel completes its input when it is done; the middleware owns the real transport.
-        if (_headOut is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_headOut);
-            _headOut = null;
-        }
-
         if (_hasBuffer && _mode != Mode.Ended)
         {
-            _source.AdvanceTo(_buffer.Start);
-            _hasBuffer = false;
+            _source.AdvanceTo(Request.Buffer.Start);
         }
 
-        ReleaseScratch();
-        _head.Release();
+        _hasBuffer = false;
+        ReturnRequest();
         _mode = Mode.Ended;
     }
 
-    /// <summary>The chunked-body state, made on a connection's first chunked request: idle connections that never sent one carry none.</summary>
+    /// <summary>The current request's state, rented when its head starts.</summary>
+    private RequestState Request => _request ?? RentRequest();
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private RequestState RentRequest() => _request = RequestState.Rent();
+
+    /// <summary>Gives the request state back (with its head's line tables and any pooled buffer): nothing of it is held idle.</summary>
+    private void ReturnRequest()
+    {
+        if (_request is { } request)
+        {
+            _request = null;
+            request.Return();
+        }
+    }
+
+    /// <summary>
+    /// Everything one request needs between its head's first byte and its body's end (or the idle read's result
+    /// until Kestrel takes it). Rented per request from a small shared pool, so a busy connection allocates nothing
+    /// and an idle one holds none (issue 13.1).
+    /// </summary>
+    private sealed class RequestState
+    {
+        // A burst of busy connections leaves at most this many behind.
+        private static readonly RequestState?[] Free = new RequestState?[Math.Max(64, 16 * Environment.ProcessorCount)];
+        private static readonly Lock FreeLock = new();
+        private static int freeCount;
+
+        // A request's state usually goes back on the thread that rented it (Kestrel runs the request inline from the
+        // idle read's completion and comes back to read): one per thread skips the shared lock then.
+        [ThreadStatic]
+        private static RequestState? t_cached;
+
+        public RequestHead Head = new();
+        public ReadOnlySequence<byte> Buffer;
+
+        // What the idle read completes with, until Kestrel takes it; the caller's token while it waits (if any).
+        public ReadResult IdleResult;
+        public CancellationToken IdleCancellation;
+
+        // Head scanning progress, kept across reads of a head that arrives in pieces, and its clock.
+        public int Scanned;
+        public int RequestLineEnd;
+        public byte[]? Scratch;
+        public CancellationTokenSource? HeadTimeout;
+
+        // The rewritten head handed to Kestrel and the source position just past the original head.
+        public byte[]? HeadOut;
+        public int HeadOutLength;
+        public int HeadOutConsumed;
+        public long SourceHeadLength;
+        public Mode AfterHead;
+        public bool HoldResponse;
+
+        public long BodyRemaining;
+        public ChunkedBody? ChunkedBody;
+        public RejectReason BodyError;
+
+        // Kestrel examined every good byte before a refused one and still wants more: the next read fails the body.
+        public bool BodyStalled;
+        public long Handed;
+
+        public static RequestState Rent()
+        {
+            if (t_cached is { } cached)
+            {
+                t_cached = null;
+                return cached;
+            }
+
+            lock (FreeLock)
+            {
+                if (freeCount > 0)
+                {
+                    var state = Free[--freeCount]!;
+                    Free[freeCount] = null;
+                    return state;
+                }
+            }
+
+            return new RequestState();
+        }
+
+        /// <summary>Clears this state (its pooled buffers and line tables go back) and keeps it for the next request.</summary>
+        public void Return()
+        {
+            Head.Release();
+            if (Scratch is not null)
+            {
+                ArrayPool<byte>.Shared.Return(Scratch);
+            }
+
+            if (HeadOut is not null)
+            {
+                ArrayPool<byte>.Shared.Return(HeadOut);
+            }
+
+            HeadTimeout?.Dispose();
+            (Buffer, IdleResult, IdleCancellation, Scratch, HeadOut, HeadTimeout) = (default, default, default, null, null, null);
+            (Scanned, RequestLineEnd, HeadOutLength, HeadOutConsumed, SourceHeadLength) = (0, 0, 0, 0, 0);
+            (AfterHead, HoldResponse, BodyRemaining, BodyError, BodyStalled, Handed) = (default, false, 0, RejectReason.None, false, 0);
+            if (t_cached is null)
+            {
+                t_cached = this;
+                return;
+            }
+
+            lock (FreeLock)
+            {
+                if (freeCount < Free.Length)
+                {
+                    Free[freeCount++] = this;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// The source behind a pending <see cref="ValueTask{TResult}"/> read, so the idle wait can register with it
+    /// directly (one static callback, this reader as its state) instead of through an awaiter, which needs a delegate
+    /// bound to this reader: 64 bytes more for every idle connection (issue 13.1). No public API exposes the source;
+    /// if a runtime ever lacks these fields, the read is taken as a task instead (an allocation per wait).
+    /// </summary>
+    private static class PendingRead
+    {
+        private static bool fieldsMissing;
+
+        public static (object Source, short Token) Of(ValueTask<ReadResult> read)
+        {
+            if (!fieldsMissing)
+            {
+                try
+                {
+                    if (SourceField(ref read) is { } source)
+                    {
+                        return (source, TokenField(ref read));
+                    }
+                }
+                catch (MissingFieldException)
+                {
+                    fieldsMissing = true;
+                }
+            }
+
+            return (read.AsTask(), 0);
+        }
+
+        /// <summary>The completed read's result (or what it throws), taken once.</summary>
+        public static ReadResult ResultOf(object source, short token)
+            => source is Task<ReadResult> task ? task.GetAwaiter().GetResult() : ((IValueTaskSource<ReadResult>)source).GetResult(token);
+
+        [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_obj")]
+        private static extern ref object? SourceField(ref ValueTask<ReadResult> read);
+
+        [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_token")]
+        private static extern ref short TokenField(ref ValueTask<ReadResult> read);
+    }
+
+    /// <summary>The chunked-body state, made the first time a pooled request state frames a chunked body, and kept with it.</summary>
     private sealed class ChunkedBody
     {
         public ChunkedBodyValidator Validator;
@@ -1122,9 +1306,9 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         public long Consumed;
     }
 
-    private ChunkedBody ChunkedState => _chunkedBody!;
+    private ChunkedBody ChunkedState => Request.ChunkedBody!;
 
-    private ref ChunkedBodyValidator Chunked => ref _chunkedBody!.Validator;
+    private ref ChunkedBodyValidator Chunked => ref Request.ChunkedBody!.Validator;
 
     /// <summary>What the resolver path keeps between deciding a head and the resolver's answer: made on first use.</summary>
     private sealed class ResolverCall
@@ -1134,10 +1318,5 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         public HeadRoute Route { get; set; }
     }
 
-    public void Dispose()
-    {
-        _head.Release();
-        _headTimeout?.Dispose();
-        _headTimeout = null;
-    }
+    public void Dispose() => ReturnRequest();
 }

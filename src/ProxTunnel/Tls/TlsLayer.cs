@@ -31,6 +31,9 @@ internal sealed class TlsLayer(SslStream sslStream, string fallbackHost, bool in
     /// <summary>True inside a CONNECT tunnel, false for TLS to the proxy itself.</summary>
     public bool InTunnel { get; } = inTunnel;
 
+    /// <summary>The TLS layer this one runs over (TLS inside a tunnel inside TLS to the proxy), closed after this one.</summary>
+    public TlsLayer? Outer { get; set; }
+
     /// <summary>The SNI name the client sent, when it named a plain host.</summary>
     public string? ServerName { get; private set; }
 

@@ -95,7 +95,7 @@ public sealed partial class DifferentialFuzzTests
             FuzzMode.TlsTunnel => new TunnelTarget(true, "example.com", 443, new Dictionary<string, string>()),
             _ => null,
         };
-        rewriter.Start(source, responses.Writer, new ResponseSniffingWriter(responses.Writer), tunnel);
+        rewriter.Start(source, new ResponseSniffingWriter(responses.Writer), tunnel);
         var output = new ArrayBufferWriter<byte>();
         var completed = false;
         var bodyFailed = false;

@@ -26,7 +26,7 @@ public sealed class RewriterIdleTests
         var settings = new RewriteSettings(new ProxyTunnelOptions { Prefix = "/p/" }, pages: null, NullLogger.Instance);
         using var rewriter = new RewritingPipeReader(settings, "idle");
         var responses = new Pipe();
-        rewriter.Start(new ScriptedPipeReader(bytes, cuts), responses.Writer, new ResponseSniffingWriter(responses.Writer), tunnel: null);
+        rewriter.Start(new ScriptedPipeReader(bytes, cuts), new ResponseSniffingWriter(responses.Writer), tunnel: null);
         for (var i = 0; i < 2; i++)
         {
             var head = await rewriter.ReadAsync();
@@ -54,22 +54,38 @@ public sealed class RewriterIdleTests
     }
 
     [Test]
-    public async Task WhileWaitingForTheNextHead_HoldsNoHeadTables()
+    public async Task WhileWaitingForTheNextHead_HoldsNoRequestStateNorHeadTables()
     {
-        var bytes = Encoding.ASCII.GetBytes(Request);
         var source = new Pipe();
         using var rewriter = StartOn(source.Reader);
-        await source.Writer.WriteAsync(bytes);
+        await source.Writer.WriteAsync(RequestBytes);
         var head = await rewriter.ReadAsync();
+        Assert.That(rewriter.HoldsRequestState, Is.True, "a head handed out is the request's");
         rewriter.AdvanceTo(head.Buffer.End);
 
         var next = rewriter.ReadAsync();
         Assert.That(next.IsCompleted, Is.False);
-        Assert.That(rewriter.HoldsHeadTables, Is.False);
-        await source.Writer.WriteAsync(bytes);
+        Assert.Multiple(() =>
+        {
+            Assert.That(rewriter.HoldsRequestState, Is.False);
+            Assert.That(rewriter.HoldsHeadTables, Is.False);
+        });
+        await source.Writer.WriteAsync(RequestBytes);
         head = await next;
         Assert.That(Encoding.ASCII.GetString(head.Buffer.ToArray()), Does.StartWith("GET /p/http://example.com/a "));
         rewriter.AdvanceTo(head.Buffer.End);
+    }
+
+    [Test]
+    public async Task IdleWait_OnASourceWhoseReadIsATask_HandsOutTheHead()
+    {
+        var source = new TaskReadPipeReader();
+        using var rewriter = StartOn(source);
+        var next = rewriter.ReadAsync();
+        Assert.That(next.IsCompleted, Is.False);
+        source.Deliver(RequestBytes);
+        var head = await next.AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(Encoding.ASCII.GetString(head.Buffer.ToArray()), Does.StartWith("GET /p/http://example.com/a "));
     }
 
     [Test]
@@ -161,6 +177,38 @@ public sealed class RewriterIdleTests
         rewriter.AdvanceTo(head.Buffer.End);
     }
 
+    /// <summary>A source whose pending read is a task (not a value-task source): the rewriter's idle wait takes it as one.</summary>
+    private sealed class TaskReadPipeReader : PipeReader
+    {
+        private readonly TaskCompletionSource<ReadResult> _read = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public void Deliver(byte[] bytes) => _read.SetResult(new ReadResult(new ReadOnlySequence<byte>(bytes), false, false));
+
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) => new(_read.Task);
+
+        public override bool TryRead(out ReadResult result)
+        {
+            result = default;
+            return false;
+        }
+
+        public override void AdvanceTo(SequencePosition consumed)
+        {
+        }
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+        {
+        }
+
+        public override void CancelPendingRead()
+        {
+        }
+
+        public override void Complete(Exception? exception = null)
+        {
+        }
+    }
+
     /// <summary>A pool that keeps the blocks given back and hands them out again, allocating nothing once warm.</summary>
     private sealed class ReusingPool : MemoryPool<byte>
     {
@@ -188,7 +236,7 @@ public sealed class RewriterIdleTests
         var settings = new RewriteSettings(new ProxyTunnelOptions { Prefix = "/p/" }, pages: null, NullLogger.Instance);
         var rewriter = new RewritingPipeReader(settings, "idle");
         var responses = new Pipe();
-        rewriter.Start(source, responses.Writer, new ResponseSniffingWriter(responses.Writer), tunnel: null);
+        rewriter.Start(source, new ResponseSniffingWriter(responses.Writer), tunnel: null);
         return rewriter;
     }
 }

@@ -71,7 +71,7 @@ public sealed class RewriterSplitTests
         var settings = new RewriteSettings(options, pages: null, NullLogger.Instance);
         using var rewriter = new RewritingPipeReader(settings, "test");
         var responses = new Pipe();
-        rewriter.Start(source, responses.Writer, new ResponseSniffingWriter(responses.Writer), tunnel: null);
+        rewriter.Start(source, new ResponseSniffingWriter(responses.Writer), tunnel: null);
         var output = new StringBuilder();
         for (var i = 0; i < 100_000; i++)
         {

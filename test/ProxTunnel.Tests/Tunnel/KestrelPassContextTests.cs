@@ -90,6 +90,19 @@ public sealed class KestrelPassContextTests
     }
 
     [Test]
+    public void Transport_SetToThePassItself_KeepsItsEnds()
+    {
+        var connection = new RecordingConnection();
+        var pass = new KestrelPassContext(connection, connection.Transport);
+        pass.Transport = pass.Transport;
+        Assert.Multiple(() =>
+        {
+            Assert.That(pass.Transport.Input, Is.SameAs(connection.Transport.Input));
+            Assert.That(pass.Transport.Output, Is.SameAs(connection.Transport.Output));
+        });
+    }
+
+    [Test]
     public void NewPass_AllocatesLittleNextToKestrelsOwnConnectionState()
     {
         var connection = new RecordingConnection();
