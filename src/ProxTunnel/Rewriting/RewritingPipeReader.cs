@@ -34,14 +34,13 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     // connection waiting idle for its next head holds none of it (issue 13.1).
     private RequestState? _request;
 
-    // The read Kestrel waits on while the connection is idle (issue 13.1): this reader is its source, completed when
-    // the source's read completes, with no async frame and no delegate of its own. _idleSource and _idleToken are that
-    // pending read's source; the result Kestrel gets waits in the request state (as does the first head, prepared
-    // before Kestrel runs).
+    // The read Kestrel waits on while the connection is idle (issue 13.1): this reader is its source, completed from
+    // one cached continuation on the source's pending read (_idleSourceRead), with no async frame. The result Kestrel
+    // gets waits in the request state (as does the first head, prepared before Kestrel runs).
     private ManualResetValueTaskSourceCore<bool> _idleRead;
-    private object? _idleSource;
+    private ValueTask<ReadResult> _idleSourceRead;
     private ExecutionContext? _idleContext;
-    private short _idleToken;
+    private Action? _onIdleSourceRead;
 
     private Mode _mode;
     private byte _tunnelHostKind;
@@ -261,24 +260,10 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         // The head is handled (and a resolver called) in the connection's execution context, as an awaiting frame
         // would; captured here rather than by the source, which would keep an object for it per connection.
         _idleContext = ExecutionContext.Capture();
-        var (source, token) = PendingRead.Of(sourceRead);
-        _idleSource = source;
-        _idleToken = token;
-        if (source is IValueTaskSource<ReadResult> valueTaskSource)
-        {
-            // The source calls back with this reader as the state: nothing is made per connection or per wait.
-            valueTaskSource.OnCompleted(IdleSourceReadDone, this, token, ValueTaskSourceOnCompletedFlags.None);
-        }
-        else
-        {
-            // A task-backed read (no source of our kind knows one): a delegate per wait is fine there.
-            ((Task<ReadResult>)source).ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(OnIdleSourceRead);
-        }
-
+        _idleSourceRead = sourceRead;
+        sourceRead.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onIdleSourceRead ??= OnIdleSourceRead);
         return new(this, _idleRead.Version);
     }
-
-    private static readonly Action<object?> IdleSourceReadDone = static reader => ((RewritingPipeReader)reader!).OnIdleSourceRead();
 
     private void OnIdleSourceRead()
     {
@@ -296,8 +281,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
 
     private void HandleIdleSourceRead()
     {
-        var source = _idleSource!;
-        _idleSource = null;
+        var sourceRead = _idleSourceRead;
+        _idleSourceRead = default;
         CancellationToken cancellationToken = default;
         if (_request is { } request)
         {
@@ -308,7 +293,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         ValueTask<ReadResult> handed;
         try
         {
-            handed = HandleHeadRead(PendingRead.ResultOf(source, _idleToken), cancellationToken);
+            handed = HandleHeadRead(sourceRead.Result, cancellationToken);
         }
 #pragma warning disable CA1031 // Whatever the read or the head throws is Kestrel's to see, from its read.
         catch (Exception ex)
@@ -1255,47 +1240,6 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
                 }
             }
         }
-    }
-
-    /// <summary>
-    /// The source behind a pending <see cref="ValueTask{TResult}"/> read, so the idle wait can register with it
-    /// directly (one static callback, this reader as its state) instead of through an awaiter, which needs a delegate
-    /// bound to this reader: 64 bytes more for every idle connection (issue 13.1). No public API exposes the source;
-    /// if a runtime ever lacks these fields, the read is taken as a task instead (an allocation per wait).
-    /// </summary>
-    private static class PendingRead
-    {
-        private static bool fieldsMissing;
-
-        public static (object Source, short Token) Of(ValueTask<ReadResult> read)
-        {
-            if (!fieldsMissing)
-            {
-                try
-                {
-                    if (SourceField(ref read) is { } source)
-                    {
-                        return (source, TokenField(ref read));
-                    }
-                }
-                catch (MissingFieldException)
-                {
-                    fieldsMissing = true;
-                }
-            }
-
-            return (read.AsTask(), 0);
-        }
-
-        /// <summary>The completed read's result (or what it throws), taken once.</summary>
-        public static ReadResult ResultOf(object source, short token)
-            => source is Task<ReadResult> task ? task.GetAwaiter().GetResult() : ((IValueTaskSource<ReadResult>)source).GetResult(token);
-
-        [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_obj")]
-        private static extern ref object? SourceField(ref ValueTask<ReadResult> read);
-
-        [UnsafeAccessor(UnsafeAccessorKind.Field, Name = "_token")]
-        private static extern ref short TokenField(ref ValueTask<ReadResult> read);
     }
 
     /// <summary>The chunked-body state, made the first time a pooled request state frames a chunked body, and kept with it.</summary>
