@@ -31,46 +31,64 @@ internal static class RequestHeadParser
         }
 
         // One pass over the bytes: a vector at a time, every LF in it handled from a bit mask, rather than one search
-        // per line (issue 13.3). The bytes after the last whole vector go through the same per-LF step one by one.
+        // per line (issue 13.3). The same vectors count the control bytes: a clean head has two per line (CR LF) and
+        // no other but HT, so Parse need not look at the header block again. The last vector overlaps bytes already
+        // seen (their bits are dropped); a buffer shorter than one vector goes through the per-line search below.
         var pos = lineStart;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector256.IsHardwareAccelerated && data.Length >= Vector256<byte>.Count)
         {
             ref var origin = ref MemoryMarshal.GetReference(data);
-            var lineFeeds = Vector256.Create(HttpChars.LF);
-            for (; pos <= data.Length - Vector256<byte>.Count; pos += Vector256<byte>.Count)
+            var last = data.Length - Vector256<byte>.Count;
+
+            // Control bytes less two per LF since this call began (LineEnd refuses an LF without its CR, so each LF
+            // accounts for two distinct ones): 0 at the head's end means no other control byte.
+            var surplus = 0;
+            while (pos < data.Length)
             {
-                var mask = Vector256.Equals(Vector256.LoadUnsafe(ref origin, (nuint)pos), lineFeeds).ExtractMostSignificantBits();
-                while (mask != 0)
+                var at = Math.Min(pos, last);
+                var bytes = Vector256.LoadUnsafe(ref origin, (nuint)at);
+                var lineFeeds = Vector256.Equals(bytes, Vector256.Create(HttpChars.LF)).ExtractMostSignificantBits();
+                var controls = Controls(bytes);
+                if (at < pos)
                 {
-                    var lf = pos + BitOperations.TrailingZeroCount(mask);
-                    mask &= mask - 1;
+                    var unseen = ~((1u << (pos - at)) - 1);
+                    lineFeeds &= unseen;
+                    controls &= unseen;
+                }
+
+                surplus += BitOperations.PopCount(controls) - 2 * BitOperations.PopCount(lineFeeds);
+                while (lineFeeds != 0)
+                {
+                    var lf = at + BitOperations.TrailingZeroCount(lineFeeds);
+                    lineFeeds &= lineFeeds - 1;
                     var step = LineEnd(data, lf, ref lineStart, ref requestLineEnd, maxRequestLine, maxHeaders, out reason, lineEnds);
                     if (step != 0)
                     {
+                        if (step > 0 && lineEnds is not null)
+                        {
+                            // Only the head's own bytes count: what follows its end is body or the next request.
+                            lineEnds.FoundEnd(surplus - Surplus(ref origin, at, lf - at + 1) == 0);
+                        }
+
                         return step;
                     }
                 }
+
+                pos = at + Vector256<byte>.Count;
             }
+
+            // A head in pieces: Parse looks at its bytes itself.
+            lineEnds?.SawOddBytes();
+            return NoHeadEnd(data.Length, requestLineEnd, maxRequestLine, maxHeaders, out reason);
         }
 
+        lineEnds?.SawOddBytes();
         while (true)
         {
             var lf = data[pos..].IndexOf(HttpChars.LF);
             if (lf < 0)
             {
-                if (requestLineEnd == 0 && data.Length >= maxRequestLine)
-                {
-                    reason = RejectReason.RequestLineTooLong;
-                    return -1;
-                }
-
-                if (requestLineEnd > 0 && data.Length - requestLineEnd > maxHeaders)
-                {
-                    reason = RejectReason.HeadersTooLarge;
-                    return -1;
-                }
-
-                return 0;
+                return NoHeadEnd(data.Length, requestLineEnd, maxRequestLine, maxHeaders, out reason);
             }
 
             lf += pos;
@@ -81,6 +99,46 @@ internal static class RequestHeadParser
                 return step;
             }
         }
+    }
+
+    /// <summary>The control bytes of <paramref name="bytes"/> but HT, and DEL, as a bit mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Controls(Vector256<byte> bytes)
+        => (Vector256.LessThan(bytes, Vector256.Create((byte)0x20)) & ~Vector256.Equals(bytes, Vector256.Create(HttpChars.HT))
+            | Vector256.Equals(bytes, Vector256.Create((byte)0x7F))).ExtractMostSignificantBits();
+
+    /// <summary>The control bytes less two per LF of the vector at <paramref name="at"/>, from bit <paramref name="from"/> on.</summary>
+    private static int Surplus(ref byte origin, int at, int from)
+    {
+        if (from == Vector256<byte>.Count)
+        {
+            return 0;
+        }
+
+        var bytes = Vector256.LoadUnsafe(ref origin, (nuint)at);
+        var after = ~0u << from;
+        var lineFeeds = Vector256.Equals(bytes, Vector256.Create(HttpChars.LF)).ExtractMostSignificantBits() & after;
+        return BitOperations.PopCount(Controls(bytes) & after) - 2 * BitOperations.PopCount(lineFeeds);
+    }
+
+    /// <summary><see cref="FindHeadEnd"/> without an end in <paramref name="length"/> bytes: 0 to wait for more, or -1
+    /// with <paramref name="reason"/> when the head is too long already.</summary>
+    private static int NoHeadEnd(int length, int requestLineEnd, int maxRequestLine, int maxHeaders, out RejectReason reason)
+    {
+        reason = RejectReason.None;
+        if (requestLineEnd == 0 && length >= maxRequestLine)
+        {
+            reason = RejectReason.RequestLineTooLong;
+            return -1;
+        }
+
+        if (requestLineEnd > 0 && length - requestLineEnd > maxHeaders)
+        {
+            reason = RejectReason.HeadersTooLarge;
+            return -1;
+        }
+
+        return 0;
     }
 
     /// <summary>One LF of <see cref="FindHeadEnd"/>: 0 to go on, the head length at the empty line, or -1 with <paramref name="reason"/>.</summary>
@@ -127,6 +185,7 @@ internal static class RequestHeadParser
     /// <summary>Parses a complete head (as found by <see cref="FindHeadEnd"/>) into <paramref name="result"/>.</summary>
     public static RejectReason Parse(ReadOnlySpan<byte> head, int requestLineEnd, RequestHead result)
     {
+        var vouched = result.TakeLinesVouched();
         result.Reset();
         result.RequestLineEnd = requestLineEnd;
 
@@ -138,23 +197,31 @@ internal static class RequestHeadParser
 
         var pos = requestLineEnd;
         var end = head.Length - 2;
-
-        // One vectorized look at the whole header block: with no control byte but the CR LF line ends (FindHeadEnd saw
-        // to every LF having its CR), no value needs a scan of its own; a block that fails is checked line by line.
-        var block = head[pos..end];
-        var valuesClean = !block.ContainsAny(HttpChars.InvalidFieldValueButLineEnds) && block.Count(HttpChars.CR) == block.Count(HttpChars.LF);
-
-        // FindHeadEnd recorded where every line ends; when it was not asked to (or they are not this head's), find them now.
         var ends = result.RecordedLineEnds;
-        if (pos < end && (ends.IsEmpty || ends[0] <= pos || ends[^1] != end - 1))
+        if (vouched && (pos == end ? ends.IsEmpty : !ends.IsEmpty && ends[^1] == end - 1))
         {
-            ends = RecordLineEnds(head, pos, end, result);
+            // FindHeadEnd found this head's lines and saw no control byte but HT and CR LF pairs in it: nothing to
+            // look at again.
+            reason = ParseHeaderLines(head, pos, ends, valuesClean: true, trusted: true, result, out _);
         }
-
-        reason = ParseHeaderLines(head, pos, ends, valuesClean, result, out var stale);
-        if (stale)
+        else
         {
-            reason = ParseHeaderLines(head, pos, RecordLineEnds(head, pos, end, result), valuesClean, result, out _);
+            // One vectorized look at the whole header block: with no control byte but the CR LF line ends (FindHeadEnd
+            // saw to every LF having its CR), no value needs a scan of its own; a block that fails is checked line by line.
+            var block = head[pos..end];
+            var valuesClean = !block.ContainsAny(HttpChars.InvalidFieldValueButLineEnds) && block.Count(HttpChars.CR) == block.Count(HttpChars.LF);
+
+            // FindHeadEnd recorded where every line ends; when it was not asked to (or they are not this head's), find them now.
+            if (pos < end && (ends.IsEmpty || ends[0] <= pos || ends[^1] != end - 1))
+            {
+                ends = RecordLineEnds(head, pos, end, result);
+            }
+
+            reason = ParseHeaderLines(head, pos, ends, valuesClean, trusted: false, result, out var stale);
+            if (stale)
+            {
+                reason = ParseHeaderLines(head, pos, RecordLineEnds(head, pos, end, result), valuesClean, trusted: false, result, out _);
+            }
         }
 
         if (reason != RejectReason.None)
@@ -190,11 +257,12 @@ internal static class RequestHeadParser
     }
 
     /// <summary>
-    /// The header lines, one per recorded line end (<paramref name="ends"/>: the offset of each line's LF). Sets
-    /// <paramref name="stale"/> (and returns at once) when a recorded end is no line end of this head.
+    /// The header lines, one per recorded line end (<paramref name="ends"/>: the offset of each line's LF). Unless
+    /// <paramref name="trusted"/> (FindHeadEnd vouched for them), sets <paramref name="stale"/> (and returns at once)
+    /// when a recorded end is no line end of this head.
     /// </summary>
-    private static RejectReason ParseHeaderLines(ReadOnlySpan<byte> head, int pos, ReadOnlySpan<int> ends, bool valuesClean, RequestHead result,
-        out bool stale)
+    private static RejectReason ParseHeaderLines(ReadOnlySpan<byte> head, int pos, ReadOnlySpan<int> ends, bool valuesClean, bool trusted,
+        RequestHead result, out bool stale)
     {
         stale = false;
         result.ResetHeaderFacts();
@@ -209,7 +277,7 @@ internal static class RequestHeadParser
         for (var index = 0; index < ends.Length; index++)
         {
             var lf = ends[index];
-            if (lf <= pos || head[lf] != HttpChars.LF || head[lf - 1] != HttpChars.CR)
+            if (!trusted && (lf <= pos || head[lf] != HttpChars.LF || head[lf - 1] != HttpChars.CR))
             {
                 stale = true;
                 return RejectReason.None;

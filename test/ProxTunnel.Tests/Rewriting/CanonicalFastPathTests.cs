@@ -165,6 +165,81 @@ public sealed class CanonicalFastPathTests
         }
     }
 
+    private static readonly string[] HeaderLines =
+    [
+        "X: a", "X: a\tb", "X:\t", "X: a\u0001b", "X: a\u007fb", "X: a\rb", "X: a\r", "X: a\r\r", "X:\u0000", "X: \u00e9\u0080\u009f\u00ff",
+        "X : a", " X: a", "X\u0001: a", "Content-Length: 5", "Content-Length: 5\r\nContent-Length: 5", "Transfer-Encoding: chunked",
+        "Host: a\r\nHost: b", "Proxy-Connection: keep-alive", "X: a\nY: b", "X: a\u001f", "\u0001",
+    ];
+
+    private static readonly string[] RequestLines = ["GET / HTTP/1.1", "GET /\u0001 HTTP/1.1", "GET\t/ HTTP/1.1", "GET / HTTP/1.1\u007f"];
+
+    private static IEnumerable<TestCaseData> HeaderBlocks()
+        => from requestLine in RequestLines from line in HeaderLines select new TestCaseData(requestLine, line);
+
+    /// <summary>
+    /// FindHeadEnd vouches for a head whose control bytes are only HT and CR LF pairs, and Parse then reads its lines
+    /// without looking at the bytes again: wherever the odd byte falls against the scan's vectors (moved by a padding
+    /// line), and whatever follows the head, that must come to the same lines or refusal as the general path.
+    /// </summary>
+    [TestCaseSource(nameof(HeaderBlocks))]
+    public void HeaderBlock_IsParsedAlikeWhenTheScanVouchesForIt(string requestLine, string line)
+    {
+        for (var pad = 0; pad <= 40; pad++)
+        {
+            var headText = $"{requestLine}\r\nX-Pad: {new string('p', pad)}\r\n{line}\r\nAccept: */*\r\n\r\n";
+            foreach (var text in new[] { headText, headText + "\u0000\r\u007f\nGET /next" })
+            {
+                var bytes = Encoding.Latin1.GetBytes(text);
+                var head = new RequestHead();
+                var lineStart = 0;
+                var requestLineEnd = 0;
+                var length = RequestHeadParser.FindHeadEnd(bytes, ref lineStart, ref requestLineEnd, 8192, 32768, out var reason, head);
+                var general = RequestHeadParserTests.Parse(text);
+                if (length <= 0)
+                {
+                    Assert.That(reason, Is.EqualTo(general.Reason), text);
+                    continue;
+                }
+
+                var vouched = head.TakeLinesVouched();
+                var clean = IsClean(headText);
+                Assert.That(vouched, Is.EqualTo(clean && bytes.Length >= 32), text);
+                head.FoundEnd(vouched);
+                var fast = RequestHeadParser.Parse(bytes.AsSpan(0, length), requestLineEnd, head);
+                Assert.That(fast, Is.EqualTo(general.Reason), text);
+                if (fast == RejectReason.None)
+                {
+                    Assert.That(head.Lines.ToArray(), Is.EqualTo(general.Head.Lines.ToArray()), text);
+                    Assert.That((head.ContentLength, head.IsChunked, head.HostLine, head.RemovedCount),
+                        Is.EqualTo((general.Head.ContentLength, general.Head.IsChunked, general.Head.HostLine, general.Head.RemovedCount)), text);
+                }
+            }
+        }
+    }
+
+    /// <summary>No control byte but HT, and every CR followed by an LF and every LF preceded by a CR.</summary>
+    private static bool IsClean(string head)
+    {
+        for (var i = 0; i < head.Length; i++)
+        {
+            var c = head[i];
+            var ok = c switch
+            {
+                '\r' => i + 1 < head.Length && head[i + 1] == '\n',
+                '\n' => i > 0 && head[i - 1] == '\r',
+                '\t' => true,
+                _ => c >= 0x20 && c != 0x7F,
+            };
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     private static readonly RewriteSettings Settings = new(new ProxyTunnelOptions { Prefix = "/p/" }, pages: null, NullLogger.Instance);
 
     private static string Write(byte[] head, RequestHead parsed, HeadRoute route, bool hostIsCanonical)
