@@ -125,6 +125,20 @@ internal sealed class RequestHead
         _lineEnds[_lineEndCount++] = lf;
     }
 
+    /// <summary>Room for every line end a head may have and one more, to be filled from <see cref="RecordedLineEnds"/>'s
+    /// length on; <see cref="SetLineEndCount"/> then says how many are filled.</summary>
+    public Span<int> LineEndRoom()
+    {
+        if (_lineEnds.Length <= MaxHeaderCount)
+        {
+            Grow(ref _lineEnds, _lineEndCount, MaxHeaderCount + 1);
+        }
+
+        return _lineEnds.AsSpan(0, MaxHeaderCount + 1);
+    }
+
+    public void SetLineEndCount(int count) => _lineEndCount = count;
+
     /// <summary>The LF offsets recorded by <see cref="RecordLineEnd"/> since <see cref="ClearLineEnds"/>.</summary>
     public ReadOnlySpan<int> RecordedLineEnds => _lineEnds.AsSpan(0, _lineEndCount);
 
@@ -171,9 +185,9 @@ internal sealed class RequestHead
 
     private void Set(Facts fact, bool value) => _facts = value ? _facts | fact : _facts & ~fact;
 
-    private static void Grow<T>(ref T[] array, int used)
+    private static void Grow<T>(ref T[] array, int used, int atLeast = 0)
     {
-        var larger = ArrayPool<T>.Shared.Rent(Math.Max(InitialLines, array.Length * 2));
+        var larger = ArrayPool<T>.Shared.Rent(Math.Max(Math.Max(InitialLines, array.Length * 2), atLeast));
         array.AsSpan(0, used).CopyTo(larger);
         if (array.Length > 0)
         {
