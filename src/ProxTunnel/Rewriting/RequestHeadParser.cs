@@ -30,56 +30,10 @@ internal static class RequestHeadParser
             lineEnds?.ClearLineEnds();
         }
 
-        // One pass over the bytes: a vector at a time, every LF in it handled from a bit mask, rather than one search
-        // per line (issue 13.3). The same vectors count the control bytes: a clean head has two per line (CR LF) and
-        // no other but HT, so Parse need not look at the header block again. The last vector overlaps bytes already
-        // seen (their bits are dropped); a buffer shorter than one vector goes through the per-line search below.
         var pos = lineStart;
         if (Vector256.IsHardwareAccelerated && data.Length >= Vector256<byte>.Count)
         {
-            ref var origin = ref MemoryMarshal.GetReference(data);
-            var last = data.Length - Vector256<byte>.Count;
-
-            // Control bytes less two per LF since this call began (LineEnd refuses an LF without its CR, so each LF
-            // accounts for two distinct ones): 0 at the head's end means no other control byte.
-            var surplus = 0;
-            while (pos < data.Length)
-            {
-                var at = Math.Min(pos, last);
-                var bytes = Vector256.LoadUnsafe(ref origin, (nuint)at);
-                var lineFeeds = Vector256.Equals(bytes, Vector256.Create(HttpChars.LF)).ExtractMostSignificantBits();
-                var controls = Controls(bytes);
-                if (at < pos)
-                {
-                    var unseen = ~((1u << (pos - at)) - 1);
-                    lineFeeds &= unseen;
-                    controls &= unseen;
-                }
-
-                surplus += BitOperations.PopCount(controls) - 2 * BitOperations.PopCount(lineFeeds);
-                while (lineFeeds != 0)
-                {
-                    var lf = at + BitOperations.TrailingZeroCount(lineFeeds);
-                    lineFeeds &= lineFeeds - 1;
-                    var step = LineEnd(data, lf, ref lineStart, ref requestLineEnd, maxRequestLine, maxHeaders, out reason, lineEnds);
-                    if (step != 0)
-                    {
-                        if (step > 0 && lineEnds is not null)
-                        {
-                            // Only the head's own bytes count: what follows its end is body or the next request.
-                            lineEnds.FoundEnd(surplus - Surplus(ref origin, at, lf - at + 1) == 0);
-                        }
-
-                        return step;
-                    }
-                }
-
-                pos = at + Vector256<byte>.Count;
-            }
-
-            // A head in pieces: Parse looks at its bytes itself.
-            lineEnds?.SawOddBytes();
-            return NoHeadEnd(data.Length, requestLineEnd, maxRequestLine, maxHeaders, out reason);
+            return ScanVectors(data, ref lineStart, ref requestLineEnd, maxRequestLine, maxHeaders, out reason, lineEnds);
         }
 
         lineEnds?.SawOddBytes();
@@ -101,25 +55,111 @@ internal static class RequestHeadParser
         }
     }
 
+    /// <summary>
+    /// <see cref="FindHeadEnd"/> over at least one vector's bytes: one pass, a vector at a time, every LF in it handled
+    /// from a bit mask rather than one search per line (issue 13.3), the progress kept in locals until it returns. The
+    /// same vectors count the control bytes: a clean head has two per line (CR LF) and no other but HT, so Parse need
+    /// not look at the header block again. The last vector overlaps bytes already seen (their bits are dropped).
+    /// </summary>
+    private static int ScanVectors(ReadOnlySpan<byte> data, ref int lineStart, ref int requestLineEnd, int maxRequestLine, int maxHeaders,
+        out RejectReason reason, RequestHead? lineEnds)
+    {
+        reason = RejectReason.None;
+        ref var origin = ref MemoryMarshal.GetReference(data);
+        var last = data.Length - Vector256<byte>.Count;
+        var start = lineStart;
+        var requestEnd = requestLineEnd;
+        var ends = lineEnds is null ? default : lineEnds.LineEndRoom();
+        var count = lineEnds is null ? 0 : lineEnds.RecordedLineEnds.Length;
+
+        // Control bytes less two per LF since this call began (an LF without its CR is refused, so each LF accounts for
+        // two distinct ones): 0 at the head's end means no other control byte.
+        var surplus = 0;
+        var result = 0;
+        var pos = start;
+        while (pos < data.Length)
+        {
+            var at = Math.Min(pos, last);
+            var bytes = Vector256.LoadUnsafe(ref origin, (nuint)at);
+            var lineFeeds = Vector256.Equals(bytes, Vector256.Create(HttpChars.LF)).ExtractMostSignificantBits();
+            var controls = Controls(bytes);
+            if (at < pos)
+            {
+                var unseen = ~((1u << (pos - at)) - 1);
+                lineFeeds &= unseen;
+                controls &= unseen;
+            }
+
+            surplus += BitOperations.PopCount(controls);
+            while (lineFeeds != 0)
+            {
+                var bit = BitOperations.TrailingZeroCount(lineFeeds);
+                lineFeeds &= lineFeeds - 1;
+                var lf = at + bit;
+                var lineBegin = start;
+                start = lf + 1;
+                surplus -= 2;
+                if (lf == 0 || Unsafe.Add(ref origin, lf - 1) != HttpChars.CR)
+                {
+                    reason = RejectReason.BareLineFeed;
+                    result = -1;
+                    goto Done;
+                }
+
+                if (requestEnd == 0)
+                {
+                    if (lf + 1 > maxRequestLine)
+                    {
+                        reason = RejectReason.RequestLineTooLong;
+                        result = -1;
+                        goto Done;
+                    }
+
+                    requestEnd = lf + 1;
+                    continue;
+                }
+
+                if (lf + 1 - requestEnd > maxHeaders)
+                {
+                    reason = RejectReason.HeadersTooLarge;
+                    result = -1;
+                    goto Done;
+                }
+
+                if (lf - 1 == lineBegin)
+                {
+                    // Only the head's own bytes count: what follows its end is body or the next request.
+                    result = lf + 1;
+                    lineEnds?.FoundEnd(surplus - BitOperations.PopCount(controls & ~(uint)((2ul << bit) - 1)) == 0);
+                    goto Done;
+                }
+
+                // One more than a head may have at most is kept, so Parse can tell there were too many.
+                if ((uint)count < (uint)ends.Length)
+                {
+                    ends[count++] = lf;
+                }
+            }
+
+            pos = at + Vector256<byte>.Count;
+        }
+
+        // A head in pieces: Parse looks at its bytes itself.
+        lineEnds?.SawOddBytes();
+        result = NoHeadEnd(data.Length, requestEnd, maxRequestLine, maxHeaders, out reason);
+
+    Done:
+        lineStart = start;
+        requestLineEnd = requestEnd;
+        lineEnds?.SetLineEndCount(count);
+        return result;
+    }
+
     /// <summary>The control bytes of <paramref name="bytes"/> but HT, and DEL, as a bit mask.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static uint Controls(Vector256<byte> bytes)
         => (Vector256.LessThan(bytes, Vector256.Create((byte)0x20)) & ~Vector256.Equals(bytes, Vector256.Create(HttpChars.HT))
             | Vector256.Equals(bytes, Vector256.Create((byte)0x7F))).ExtractMostSignificantBits();
-
-    /// <summary>The control bytes less two per LF of the vector at <paramref name="at"/>, from bit <paramref name="from"/> on.</summary>
-    private static int Surplus(ref byte origin, int at, int from)
-    {
-        if (from == Vector256<byte>.Count)
-        {
-            return 0;
-        }
-
-        var bytes = Vector256.LoadUnsafe(ref origin, (nuint)at);
-        var after = ~0u << from;
-        var lineFeeds = Vector256.Equals(bytes, Vector256.Create(HttpChars.LF)).ExtractMostSignificantBits() & after;
-        return BitOperations.PopCount(Controls(bytes) & after) - 2 * BitOperations.PopCount(lineFeeds);
-    }
 
     /// <summary><see cref="FindHeadEnd"/> without an end in <paramref name="length"/> bytes: 0 to wait for more, or -1
     /// with <paramref name="reason"/> when the head is too long already.</summary>
