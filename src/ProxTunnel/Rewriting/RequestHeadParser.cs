@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Numerics;
 using System.Runtime.CompilerServices;
@@ -242,7 +243,9 @@ internal static class RequestHeadParser
         {
             // FindHeadEnd found this head's lines and saw no control byte but HT and CR LF pairs in it: nothing to
             // look at again.
-            reason = ParseHeaderLines(head, pos, ends, valuesClean: true, trusted: true, result, out _);
+            reason = ends.Length <= RequestHead.MaxHeaderCount
+                ? ParseVouchedLines(head, pos, ends, result)
+                : ParseHeaderLines(head, pos, ends, valuesClean: true, trusted: true, result, out _);
         }
         else
         {
@@ -293,6 +296,72 @@ internal static class RequestHeadParser
             return RejectReason.UpgradeWithBody;
         }
 
+        return RejectReason.None;
+    }
+
+    /// <summary>
+    /// The header lines of a head <see cref="FindHeadEnd"/> vouched for (its line ends, at most
+    /// <see cref="RequestHead.MaxHeaderCount"/>; no control byte but HT and CR LF pairs): per line one vector for the
+    /// name and the value's white space trimmed, nothing else looked at. A line whose name that vector cannot settle
+    /// goes through <see cref="ParseHeaderLine"/>.
+    /// </summary>
+    private static RejectReason ParseVouchedLines(ReadOnlySpan<byte> head, int pos, ReadOnlySpan<int> ends, RequestHead result)
+    {
+        var lines = result.LineTable(ends.Length);
+        ref var origin = ref MemoryMarshal.GetReference(head);
+        var lastVector = head.Length - Vector256<byte>.Count;
+        var chunkedSeen = false;
+        var finalCodingChunked = false;
+        for (var index = 0; index < ends.Length; index++)
+        {
+            var lf = ends[index];
+            ref var header = ref lines[index];
+            var nameLength = Vector256.IsHardwareAccelerated && pos <= lastVector ? NameEnd(Vector256.LoadUnsafe(ref origin, (nuint)pos)) : 0;
+            if (nameLength > 0 && pos + nameLength < lf - 1 && Unsafe.Add(ref origin, pos + nameLength) == (byte)':')
+            {
+                var valueStart = pos + nameLength + 1;
+                var valueEnd = lf - 1;
+                while (valueStart < valueEnd && HttpChars.IsOws(Unsafe.Add(ref origin, valueStart)))
+                {
+                    valueStart++;
+                }
+
+                while (valueEnd > valueStart && HttpChars.IsOws(Unsafe.Add(ref origin, valueEnd - 1)))
+                {
+                    valueEnd--;
+                }
+
+                header.Start = pos;
+                header.NameLength = nameLength;
+                header.ValueStart = valueStart;
+                header.ValueLength = valueEnd - valueStart;
+                header.Remove = false;
+            }
+            else
+            {
+                var reason = ParseHeaderLine(head, head[pos..(lf - 1)], pos, valueClean: true, ref header);
+                if (reason != RejectReason.None)
+                {
+                    return reason;
+                }
+
+                nameLength = header.NameLength;
+            }
+
+            header.End = lf + 1;
+            if (nameLength < 32 && (FramingNameLengths >> nameLength & 1) != 0 && (FramingInitials >> ((Unsafe.Add(ref origin, pos) | 0x20) & 31) & 1) != 0)
+            {
+                var reason = ReadFramingHeader(head, head.Slice(pos, nameLength), ref header, index, result, ref chunkedSeen, ref finalCodingChunked);
+                if (reason != RejectReason.None)
+                {
+                    return reason;
+                }
+            }
+
+            pos = lf + 1;
+        }
+
+        result.LineCount = ends.Length;
         return RejectReason.None;
     }
 
@@ -355,6 +424,10 @@ internal static class RequestHeadParser
         return RejectReason.None;
     }
 
+    private static readonly uint Get = BinaryPrimitives.ReadUInt32LittleEndian("GET "u8);
+    private static readonly ulong Http11 = BinaryPrimitives.ReadUInt64LittleEndian("HTTP/1.1"u8);
+    private static readonly ulong Http10 = BinaryPrimitives.ReadUInt64LittleEndian("HTTP/1.0"u8);
+
     /// <summary>The lengths of the names <see cref="ReadFramingHeader"/> looks at, as a bit mask.</summary>
     private const uint FramingNameLengths = 1u << 4 | 1u << 10 | 1u << 14 | 1u << 16 | 1u << 17 | 1u << 19;
 
@@ -369,7 +442,7 @@ internal static class RequestHeadParser
         var value = head.Slice(header.ValueStart, header.ValueLength);
         switch (name.Length)
         {
-            case 4 when (name[0] | 0x20) == 'h' && Ascii.EqualsIgnoreCase(name, "host"u8):
+            case 4 when (name[0] | 0x20) == 'h' && NameIs(name, "host"u8):
                 if (result.HostLine >= 0)
                 {
                     return RejectReason.MultipleHostHeaders;
@@ -377,7 +450,7 @@ internal static class RequestHeadParser
 
                 result.HostLine = index;
                 break;
-            case 10 when (name[0] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(name, "connection"u8):
+            case 10 when (name[0] | 0x20) == 'c' && NameIs(name, "connection"u8):
                 if (ListContains(value, "upgrade"u8))
                 {
                     result.ConnectionUpgrade = true;
@@ -389,7 +462,7 @@ internal static class RequestHeadParser
                 }
 
                 break;
-            case 14 when (name[0] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(name, "content-length"u8):
+            case 14 when (name[0] | 0x20) == 'c' && NameIs(name, "content-length"u8):
                 if (result.ContentLength >= 0)
                 {
                     return RejectReason.MultipleContentLengths;
@@ -403,7 +476,7 @@ internal static class RequestHeadParser
 
                 result.ContentLength = length;
                 break;
-            case 17 when (name[0] | 0x20) == 't' && Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
+            case 17 when (name[0] | 0x20) == 't' && NameIs(name, "transfer-encoding"u8):
                 result.HasTransferEncoding = true;
                 var codings = ParseTransferEncoding(value, ref chunkedSeen, ref finalCodingChunked);
                 if (codings != RejectReason.None)
@@ -413,8 +486,8 @@ internal static class RequestHeadParser
 
                 result.IsChunked = finalCodingChunked;
                 break;
-            case 16 when (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name, "proxy-connection"u8):
-            case 19 when (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name, "proxy-authorization"u8):
+            case 16 when (name[0] | 0x20) == 'p' && NameIs(name, "proxy-connection"u8):
+            case 19 when (name[0] | 0x20) == 'p' && NameIs(name, "proxy-authorization"u8):
                 header.Remove = true;
                 if (result.RemovedCount++ == 0)
                 {
@@ -425,6 +498,31 @@ internal static class RequestHeadParser
         }
 
         return RejectReason.None;
+    }
+
+    /// <summary>
+    /// True when the token <paramref name="name"/> is <paramref name="lower"/> (lower-case letters and <c>-</c>, as long,
+    /// at least 4 bytes) in any case, by word compares: a token byte with 0x20 set is its lower-case letter or itself,
+    /// and no token byte but a letter or <c>-</c> becomes one so.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool NameIs(ReadOnlySpan<byte> name, ReadOnlySpan<byte> lower)
+    {
+        if (name.Length < 8)
+        {
+            return (BinaryPrimitives.ReadUInt32LittleEndian(name) | 0x2020_2020) == BinaryPrimitives.ReadUInt32LittleEndian(lower)
+                && (BinaryPrimitives.ReadUInt32LittleEndian(name[^4..]) | 0x2020_2020) == BinaryPrimitives.ReadUInt32LittleEndian(lower[^4..]);
+        }
+
+        for (var i = 0; i < name.Length - 8; i += 8)
+        {
+            if ((BinaryPrimitives.ReadUInt64LittleEndian(name[i..]) | 0x2020_2020_2020_2020) != BinaryPrimitives.ReadUInt64LittleEndian(lower[i..]))
+            {
+                return false;
+            }
+        }
+
+        return (BinaryPrimitives.ReadUInt64LittleEndian(name[^8..]) | 0x2020_2020_2020_2020) == BinaryPrimitives.ReadUInt64LittleEndian(lower[^8..]);
     }
 
     /// <summary>Finds and records the LF of every header line between <paramref name="pos"/> and <paramref name="end"/>
@@ -442,7 +540,40 @@ internal static class RequestHeadParser
         return result.RecordedLineEnds;
     }
 
+    /// <summary>
+    /// Nearly every head: <c>GET &lt;target&gt; HTTP/1.1</c> (or 1.0) with a target of visible ASCII but <c>#</c>, which
+    /// <see cref="ParseRequestLine"/> would take exactly so, in a few word compares. False for anything else, which
+    /// goes the general way for its verdict.
+    /// </summary>
+    internal static bool TryParseGetLine(ReadOnlySpan<byte> line, RequestHead result)
+    {
+        if (line.Length <= 13 || BinaryPrimitives.ReadUInt32LittleEndian(line) != Get || line[^9] != HttpChars.SP)
+        {
+            return false;
+        }
+
+        var version = BinaryPrimitives.ReadUInt64LittleEndian(line[^8..]);
+        var target = line[4..^9];
+        if (version != Http11 && version != Http10 || HttpChars.HasInvalidTargetByte(target))
+        {
+            return false;
+        }
+
+        result.IsHttp10 = version == Http10;
+        result.MethodLength = 3;
+        result.TargetStart = 4;
+        result.TargetLength = target.Length;
+        result.IsConnect = false;
+        return true;
+    }
+
     private static RejectReason ParseRequestLine(ReadOnlySpan<byte> line, RequestHead result)
+    {
+        return TryParseGetLine(line, result) ? RejectReason.None : ParseAnyRequestLine(line, result);
+    }
+
+    /// <summary><see cref="ParseRequestLine"/> without the <see cref="TryParseGetLine"/> shortcut.</summary>
+    internal static RejectReason ParseAnyRequestLine(ReadOnlySpan<byte> line, RequestHead result)
     {
         var sp1 = line.IndexOf(HttpChars.SP);
         if (sp1 <= 0 || !HttpChars.IsToken(line[..sp1]))
@@ -554,11 +685,7 @@ internal static class RequestHeadParser
     {
         if (Vector256.IsHardwareAccelerated && offset <= head.Length - Vector256<byte>.Count)
         {
-            var bytes = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(head), (nuint)offset);
-            var letters = Vector256.LessThan((bytes | Vector256.Create((byte)0x20)) - Vector256.Create((byte)'a'), Vector256.Create((byte)26));
-            var digits = Vector256.LessThan(bytes - Vector256.Create((byte)'0'), Vector256.Create((byte)10));
-            var named = letters | digits | Vector256.Equals(bytes, Vector256.Create((byte)'-'));
-            var end = BitOperations.TrailingZeroCount(~named.ExtractMostSignificantBits());
+            var end = NameEnd(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(head), (nuint)offset));
             if (end < line.Length && line[end] == (byte)':')
             {
                 return end;
@@ -566,6 +693,16 @@ internal static class RequestHeadParser
         }
 
         return line.IndexOfAnyExcept(HttpChars.Token);
+    }
+
+    /// <summary>How many of the bytes, from the first, are letters, digits or <c>-</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int NameEnd(Vector256<byte> bytes)
+    {
+        var letters = Vector256.LessThan((bytes | Vector256.Create((byte)0x20)) - Vector256.Create((byte)'a'), Vector256.Create((byte)26));
+        var digits = Vector256.LessThan(bytes - Vector256.Create((byte)'0'), Vector256.Create((byte)10));
+        var named = letters | digits | Vector256.Equals(bytes, Vector256.Create((byte)'-'));
+        return BitOperations.TrailingZeroCount(~named.ExtractMostSignificantBits());
     }
 
     /// <summary>Why a header line without a token name before its colon is refused.</summary>

@@ -240,6 +240,69 @@ public sealed class CanonicalFastPathTests
         return true;
     }
 
+    [TestCase("GET / HTTP/1.1")]
+    [TestCase("GET /a?b=c HTTP/1.0")]
+    [TestCase("GET http://example.com/x HTTP/1.1")]
+    [TestCase("GET /a b HTTP/1.1")]
+    [TestCase("GET  / HTTP/1.1")]
+    [TestCase("GET /  HTTP/1.1")]
+    [TestCase("GET /#a HTTP/1.1")]
+    [TestCase("GET /\u0080 HTTP/1.1")]
+    [TestCase("GET /\u007f HTTP/1.1")]
+    [TestCase("GET /\t HTTP/1.1")]
+    [TestCase("GET / HTTP/1.2")]
+    [TestCase("GET / HTTP/2.0")]
+    [TestCase("GET / http/1.1")]
+    [TestCase("GET / HTTP/1.1 ")]
+    [TestCase("GET /x HTTP/1.11")]
+    [TestCase("GET * HTTP/1.1")]
+    [TestCase("GET a HTTP/1.1")]
+    [TestCase("GET HTTP/1.1")]
+    [TestCase("GET  HTTP/1.1")]
+    [TestCase("get / HTTP/1.1")]
+    [TestCase("GETS / HTTP/1.1")]
+    [TestCase("POST / HTTP/1.1")]
+    public void RequestLine_IsReadAlikeByTheGetShortcutAndTheGeneralPath(string line)
+    {
+        var bytes = Encoding.Latin1.GetBytes(line);
+        var fast = new RequestHead();
+        var general = new RequestHead();
+        var reason = RequestHeadParser.ParseAnyRequestLine(bytes, general);
+        if (!RequestHeadParser.TryParseGetLine(bytes, fast))
+        {
+            return;
+        }
+
+        Assert.That(reason, Is.EqualTo(RejectReason.None), line);
+        Assert.That((fast.MethodLength, fast.TargetStart, fast.TargetLength, fast.IsHttp10, fast.IsConnect),
+            Is.EqualTo((general.MethodLength, general.TargetStart, general.TargetLength, general.IsHttp10, general.IsConnect)), line);
+    }
+
+    /// <summary>The framing names compared a word at a time against every token byte in every place, with
+    /// <see cref="System.Text.Ascii.EqualsIgnoreCase(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/> as the judge.</summary>
+    [TestCase("host")]
+    [TestCase("connection")]
+    [TestCase("content-length")]
+    [TestCase("transfer-encoding")]
+    [TestCase("proxy-connection")]
+    [TestCase("proxy-authorization")]
+    public void FramingName_IsComparedAlikeAWordAtATime(string lower)
+    {
+        const string TokenBytes = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        var expected = Encoding.ASCII.GetBytes(lower);
+        for (var place = 0; place < expected.Length; place++)
+        {
+            foreach (var c in TokenBytes)
+            {
+                var name = (byte[])expected.Clone();
+                name[place] = (byte)c;
+                Assert.That(RequestHeadParser.NameIs(name, expected), Is.EqualTo(System.Text.Ascii.EqualsIgnoreCase(name, expected)), Encoding.ASCII.GetString(name));
+            }
+        }
+
+        Assert.That(RequestHeadParser.NameIs(Encoding.ASCII.GetBytes(lower.ToUpperInvariant()), expected), Is.True);
+    }
+
     private static readonly RewriteSettings Settings = new(new ProxyTunnelOptions { Prefix = "/p/" }, pages: null, NullLogger.Instance);
 
     private static string Write(byte[] head, RequestHead parsed, HeadRoute route, bool hostIsCanonical)
