@@ -650,7 +650,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                 }
             }
 
-            var step = ScanHead(out var headLength, out var skip, out var reason);
+            var step = ScanHead(out var headLength, out var skip, out var reason, out var head);
             switch (step)
             {
                 case HeadStep.NeedMore:
@@ -662,7 +662,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
                     return new ReadResult(default, false, true);
             }
 
-            return await FinishHeadAsync(DecideHead(headLength, skip), cancellationToken);
+            return await FinishHeadAsync(DecideHead(headLength, skip, head), cancellationToken);
         }
     }
 
@@ -673,10 +673,10 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     /// </summary>
     private bool TryHandOutBufferedHead(out ReadResult result, out ValueTask<ReadResult?> pending, CancellationToken cancellationToken)
     {
-        var step = ScanHead(out var headLength, out var skip, out var reason);
+        var step = ScanHead(out var headLength, out var skip, out var reason, out var head);
         if (step == HeadStep.Complete)
         {
-            var decision = DecideHead(headLength, skip);
+            var decision = DecideHead(headLength, skip, head);
             if (decision.Action == HeadAction.HandOut)
             {
                 ReleaseScratch();
@@ -715,14 +715,20 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         Refuse,
     }
 
-    /// <summary>Looks for the end of the head in the buffer; on <see cref="HeadStep.NeedMore"/> the buffer is given back.</summary>
-    private HeadStep ScanHead(out int headLength, out int skip, out RejectReason reason)
+    /// <summary>Looks for the end of the head in the buffer; on <see cref="HeadStep.NeedMore"/> the buffer is given back.
+    /// On <see cref="HeadStep.Complete"/>, <paramref name="head"/> holds the head's bytes in one piece.</summary>
+    private HeadStep ScanHead(out int headLength, out int skip, out RejectReason reason, out ReadOnlyMemory<byte> head)
     {
         reason = RejectReason.None;
         headLength = 0;
-        skip = RequestHeadParser.LeadingEmptyLines(_buffer);
-        var data = skip == 0 ? _buffer : _buffer.Slice(skip);
-        if (data.IsEmpty)
+        head = default;
+
+        // The first segment once: nearly every head is all in it, and each look at a sequence's segment costs a call.
+        var first = _buffer.First;
+        var span = first.Span;
+        var single = _buffer.IsSingleSegment;
+        skip = span.Length > 0 && span[0] != HttpChars.CR ? 0 : RequestHeadParser.LeadingEmptyLines(_buffer);
+        if (single ? span.Length == skip : _buffer.Slice(skip).IsEmpty)
         {
             if (_sourceCompleted)
             {
@@ -735,17 +741,18 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             return HeadStep.NeedMore;
         }
 
-        var span = Linearize(data);
+        span = single ? span[skip..] : Linearize(_buffer.Slice(skip));
         headLength = RequestHeadParser.FindHeadEnd(span, ref _scanned, ref _requestLineEnd,
             _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out reason, _head);
+        if (headLength > 0)
+        {
+            head = single ? first.Slice(skip, headLength) : LinearizeMemory(_buffer.Slice(skip), headLength);
+            return HeadStep.Complete;
+        }
+
         if (headLength < 0)
         {
             return HeadStep.Refuse;
-        }
-
-        if (headLength > 0)
-        {
-            return HeadStep.Complete;
         }
 
         if (_sourceCompleted)
@@ -776,7 +783,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     }
 
     /// <summary>Parses the complete head found by <see cref="ScanHead"/> and decides what becomes of it.</summary>
-    private HeadDecision DecideHead(int headLength, int skip)
+    private HeadDecision DecideHead(int headLength, int skip, ReadOnlyMemory<byte> headMemory)
     {
         var requestLineEnd = _requestLineEnd;
         _awaitingHeadBytes = false;
@@ -789,16 +796,15 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             _headTimeout = null;
         }
 
-        var headData = skip == 0 ? _buffer : _buffer.Slice(skip);
-        var headMemory = LinearizeMemory(headData, headLength);
-        var parseReason = RequestHeadParser.Parse(headMemory.Span, requestLineEnd, _head);
+        var head = headMemory.Span;
+        var parseReason = RequestHeadParser.Parse(head, requestLineEnd, _head);
         if (parseReason != RejectReason.None)
         {
             return HeadDecision.Refuse(parseReason);
         }
 
         _sourceHeadLength = skip + headLength;
-        return HandleHead(headMemory);
+        return HandleHead(headMemory, head);
     }
 
     /// <summary>Finishes a decided head: awaits the resolver, serves a page or refuses; null when the loop goes on.</summary>
@@ -871,9 +877,8 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         return await _source.ReadAsync(linked?.Token ?? headToken);
     }
 
-    private HeadDecision HandleHead(ReadOnlyMemory<byte> headMemory)
+    private HeadDecision HandleHead(ReadOnlyMemory<byte> headMemory, ReadOnlySpan<byte> head)
     {
-        var head = headMemory.Span;
         var route = RequestRouter.Route(head, _head, _tunnel, _tunnelHostKind, _settings);
         switch (route.Kind)
         {
@@ -1037,7 +1042,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         await ProxyResponses.RefuseAsync(_responses, reason, realm, _settings.Logger, _settings.Metrics, _connectionId);
     }
 
-    private ReadOnlySpan<byte> Linearize(in ReadOnlySequence<byte> data)
+    private ReadOnlySpan<byte> Linearize(scoped in ReadOnlySequence<byte> data)
     {
         if (data.IsSingleSegment)
         {
