@@ -42,7 +42,8 @@ internal static class HeadWriter
         if (hostIsCanonical)
         {
             // The writer would copy the host: compare in place, then the port it would write (none for the default).
-            if (value.Length < host.Length || !Ascii.EqualsIgnoreCase(value[..host.Length], host))
+            // Clients send the host as it is in the URL nearly always: the exact compare first.
+            if (value.Length < host.Length || !(value[..host.Length].SequenceEqual(host) || Ascii.EqualsIgnoreCase(value[..host.Length], host)))
             {
                 return false;
             }
@@ -125,10 +126,10 @@ internal static class HeadWriter
             written += TargetBuilder.WritePathAndQuery(destination[written..], plan.PathAndQuery, plan.PathIsCanonical);
         }
 
-        // " HTTP/1.x\r\n"
-        var versionStart = parsed.TargetStart + parsed.TargetLength;
-        head[versionStart..parsed.RequestLineEnd].CopyTo(destination[written..]);
-        written += parsed.RequestLineEnd - versionStart;
+        // " HTTP/1.x\r\n": the parser takes no other version, so a copy of constant length (no call).
+        const int VersionLength = 11;
+        head.Slice(parsed.TargetStart + parsed.TargetLength, VersionLength).CopyTo(destination[written..]);
+        written += VersionLength;
 
         var replaceHost = plan.HostSource != HostSource.Client;
         var copyFrom = parsed.RequestLineEnd;

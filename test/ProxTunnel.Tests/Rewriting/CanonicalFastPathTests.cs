@@ -240,6 +240,27 @@ public sealed class CanonicalFastPathTests
         return true;
     }
 
+    /// <summary>An absolute URL whose host is a canonical name up to the path is split in one search: it must come
+    /// to the same parts as the general split, for every host, path and port of the tables and any scheme case.</summary>
+    [TestCaseSource(nameof(HostAndPathPairs))]
+    public void AbsoluteTarget_IsSplitAlikeByTheShortcutAndTheGeneralPath(string host, string path)
+    {
+        foreach (var scheme in new[] { "http://", "https://", "HTTP://", "hTtPs://", "http:/", "httpx://", "ftp://" })
+        {
+            foreach (var port in new[] { "", ":80", ":443", ":8080", ":", "@x" })
+            {
+                var target = Encoding.Latin1.GetBytes(scheme + host + port + path);
+                var fast = TargetBuilder.ParseAbsolute(target, out var https1, out var host1, out var port1, out var path1, out var canonical1);
+                var general = TargetBuilder.ParseAbsolute(target, out var https2, out var host2, out var port2, out var path2, out var canonical2, shortcut: false);
+                Assert.That(fast, Is.EqualTo(general), Encoding.Latin1.GetString(target));
+                if (fast == RejectReason.None)
+                {
+                    Assert.That((https1, host1, port1, path1, canonical1), Is.EqualTo((https2, host2, port2, path2, canonical2)), Encoding.Latin1.GetString(target));
+                }
+            }
+        }
+    }
+
     [TestCase("GET / HTTP/1.1")]
     [TestCase("GET /a?b=c HTTP/1.0")]
     [TestCase("GET http://example.com/x HTTP/1.1")]
