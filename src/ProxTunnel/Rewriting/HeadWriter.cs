@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace ProxTunnel.Rewriting;
@@ -54,13 +55,22 @@ internal static class HeadWriter
                 return rest.IsEmpty;
             }
 
-            Span<byte> digits = stackalloc byte[8];
-            return rest.Length > 1 && rest[0] == (byte)':' && Utf8Formatter.TryFormat(port, digits, out var length) && rest[1..].SequenceEqual(digits[..length]);
+            return rest.Length > 1 && rest[0] == (byte)':' && NamesPort(rest[1..], port);
         }
 
         return NamesAuthoritySlow(value, host, https, port);
     }
 
+    // The port's digits and the general compare in methods of their own: inlined, their stack buffers would be cleared
+    // on every call of the hot path that inlines NamesAuthority.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool NamesPort(ReadOnlySpan<byte> digits, int port)
+    {
+        Span<byte> formatted = stackalloc byte[8];
+        return Utf8Formatter.TryFormat(port, formatted, out var length) && digits.SequenceEqual(formatted[..length]);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool NamesAuthoritySlow(ReadOnlySpan<byte> value, ReadOnlySpan<byte> host, bool https, int port)
     {
         const int MaxCompared = 256;

@@ -689,17 +689,22 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         }
         else
         {
-            pending = step switch
-            {
-                HeadStep.NeedMore => ReadHeadAsync(cancellationToken),
-                HeadStep.EndOfInput => new(new ReadResult(default, false, true)),
-                _ => RefuseHeadAsync(reason),
-            };
+            pending = ContinueHead(step, reason, cancellationToken);
         }
 
         result = default;
         return false;
     }
+
+    /// <summary>What becomes of a head <see cref="ScanHead"/> did not find whole. Not inlined: its tasks would be stack
+    /// slots cleared on every call of the common path.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<ReadResult?> ContinueHead(HeadStep step, RejectReason reason, CancellationToken cancellationToken) => step switch
+    {
+        HeadStep.NeedMore => ReadHeadAsync(cancellationToken),
+        HeadStep.EndOfInput => new(new ReadResult(default, false, true)),
+        _ => RefuseHeadAsync(reason),
+    };
 
     private async ValueTask<ReadResult?> RefuseHeadAsync(RejectReason reason)
     {
@@ -880,28 +885,36 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     private HeadDecision HandleHead(ReadOnlyMemory<byte> headMemory, ReadOnlySpan<byte> head)
     {
         var route = RequestRouter.Route(head, _head, _tunnel, _tunnelHostKind, _settings);
-        switch (route.Kind)
+        var shape = route.Kind switch
         {
-            case RouteKind.Connect:
-                return TakeConnect(head);
-            case RouteKind.Refuse:
-                return HeadDecision.Refuse(route.Reason);
-            case RouteKind.Verbatim:
-                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Verbatim, default, default, default, false, 0, _tunnel)));
-            case RouteKind.ProxyPage:
-                return ServePage(head, route.Page!, head[route.PathAndQuery]);
-            case RouteKind.ProxyHostPath:
-                // Other proxy-host paths reach the app unprefixed, with the Host header naming that host, so the app
-                // can route them with RequireHost.
-                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.ProxyHostPath, default, head[route.Host],
-                    head[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical)));
-            case RouteKind.Prefixed:
-                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Prefixed, _settings.FixedPrefix, head[route.Host],
-                    head[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical)));
-            default:
-                return Resolve(headMemory, route);
+            RouteKind.Prefixed => TargetShape.Prefixed,
+
+            // Other proxy-host paths reach the app unprefixed, with the Host header naming that host, so the app can
+            // route them with RequireHost.
+            RouteKind.ProxyHostPath => TargetShape.ProxyHostPath,
+            RouteKind.Verbatim => TargetShape.Verbatim,
+            _ => TargetShape.Resolved,
+        };
+        if (shape == TargetShape.Resolved)
+        {
+            return HandleOtherRoute(headMemory, head, route);
         }
+
+        // One plan and one hand-out for the three routes written here (a verbatim route's host and path are empty): each
+        // copy of them would be one more stack slot to clear on every call.
+        return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, shape, shape == TargetShape.Prefixed ? _settings.FixedPrefix : default,
+            head[route.Host], head[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical)));
     }
+
+    /// <summary>The routes <see cref="HandleHead"/> does not write: CONNECT, refusals, the proxy's pages, the resolver.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private HeadDecision HandleOtherRoute(ReadOnlyMemory<byte> headMemory, ReadOnlySpan<byte> head, HeadRoute route) => route.Kind switch
+    {
+        RouteKind.Connect => TakeConnect(head),
+        RouteKind.Refuse => HeadDecision.Refuse(route.Reason),
+        RouteKind.ProxyPage => ServePage(head, route.Page!, head[route.PathAndQuery]),
+        _ => Resolve(headMemory, route),
+    };
 
     /// <summary>
     /// The Connect stage answers CONNECT once Kestrel (if it ran) is done with this connection: hand it the parsed head,
