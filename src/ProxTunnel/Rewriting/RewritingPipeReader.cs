@@ -226,6 +226,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     }
 
     /// <summary>Takes the source's read for the next head and hands out what Kestrel gets: synchronously in the common case.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // a frame of its own: inlined into ReadAsync, its temporaries were cleared on every read
     private ValueTask<ReadResult> HandleHeadRead(in ReadResult sourceResult, CancellationToken cancellationToken)
     {
         if (!AcceptHeadRead(sourceResult))
@@ -680,7 +681,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             if (decision.Action == HeadAction.HandOut)
             {
                 ReleaseScratch();
-                result = decision.Result;
+                result = HandedResult(decision);
                 pending = default;
                 return true;
             }
@@ -733,7 +734,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         var span = first.Span;
         var single = _buffer.IsSingleSegment;
         skip = span.Length > 0 && span[0] != HttpChars.CR ? 0 : RequestHeadParser.LeadingEmptyLines(_buffer);
-        if (single ? span.Length == skip : _buffer.Slice(skip).IsEmpty)
+        if (single ? span.Length == skip : IsEmptyFrom(skip))
         {
             if (_sourceCompleted)
             {
@@ -746,12 +747,12 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             return HeadStep.NeedMore;
         }
 
-        span = single ? span[skip..] : Linearize(_buffer.Slice(skip));
+        span = single ? span[skip..] : LinearizeFrom(skip);
         headLength = RequestHeadParser.FindHeadEnd(span, ref _scanned, ref _requestLineEnd,
             _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out reason, _head);
         if (headLength > 0)
         {
-            head = single ? first.Slice(skip, headLength) : LinearizeMemory(_buffer.Slice(skip), headLength);
+            head = single ? first.Slice(skip, headLength) : LinearizeMemoryFrom(skip, headLength);
             return HeadStep.Complete;
         }
 
@@ -817,7 +818,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     {
         if (decision.Action == HeadAction.Resolve)
         {
-            decision = await ResolveAsync(decision.Head, cancellationToken);
+            decision = await ResolveAsync(decision.Bytes, cancellationToken);
         }
 
         // The head has been copied out (or refused): an idle connection holds no pooled head buffer (issue 13.1).
@@ -825,11 +826,11 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         switch (decision.Action)
         {
             case HeadAction.HandOut:
-                return decision.Result;
+                return HandedResult(decision);
             case HeadAction.ServePage:
                 _source.AdvanceTo(_buffer.GetPosition(_sourceHeadLength));
                 _hasBuffer = false;
-                await _responses.WriteAsync(decision.Page, cancellationToken);
+                await _responses.WriteAsync(decision.Bytes, cancellationToken);
                 if (decision.Close)
                 {
                     // The body of a request to our own pages is not worth framing: end the connection instead.
@@ -854,12 +855,15 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         Resolve,
     }
 
-    private readonly record struct HeadDecision(HeadAction Action, ReadResult Result, RejectReason Reason = RejectReason.None,
-        string? Realm = null, ReadOnlyMemory<byte> Page = default, bool Close = false, ReadOnlyMemory<byte> Head = default)
+    /// <summary>What becomes of a head. Kept small (it is copied on the hot path): a head handed out is the one just
+    /// written (<see cref="HandedResult"/>), or with <see cref="Close"/> the end of the input (CONNECT);
+    /// <see cref="Bytes"/> is the page to serve (<see cref="Close"/>: then end the connection) or the head to resolve.</summary>
+    private readonly record struct HeadDecision(HeadAction Action, RejectReason Reason = RejectReason.None, string? Realm = null,
+        ReadOnlyMemory<byte> Bytes = default, bool Close = false)
     {
-        public static HeadDecision Handed(ReadResult result) => new(HeadAction.HandOut, result);
+        public static HeadDecision Handed(bool ended = false) => new(HeadAction.HandOut, Close: ended);
 
-        public static HeadDecision Refuse(RejectReason reason, string? realm = null) => new(HeadAction.Reject, default, reason, realm);
+        public static HeadDecision Refuse(RejectReason reason, string? realm = null) => new(HeadAction.Reject, reason, realm);
     }
 
     /// <summary>Starts the clock for a head whose first bytes arrived: the whole head must follow within the timeout,
@@ -902,8 +906,9 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
 
         // One plan and one hand-out for the three routes written here (a verbatim route's host and path are empty): each
         // copy of them would be one more stack slot to clear on every call.
-        return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, shape, shape == TargetShape.Prefixed ? _settings.FixedPrefix : default,
-            head[route.Host], head[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical)));
+        HandOutHead(head, new HeadPlan(head, _head, shape, shape == TargetShape.Prefixed ? _settings.FixedPrefix : default,
+            head[route.Host], head[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical));
+        return HeadDecision.Handed();
     }
 
     /// <summary>The routes <see cref="HandleHead"/> does not write: CONNECT, refusals, the proxy's pages, the resolver.</summary>
@@ -933,7 +938,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         _mode = Mode.Ended;
         _source.AdvanceTo(_buffer.GetPosition(_sourceHeadLength));
         _hasBuffer = false;
-        return HeadDecision.Handed(new ReadResult(default, false, true));
+        return HeadDecision.Handed(ended: true);
     }
 
     /// <summary>Hands the request to the resolver; <see cref="ReadHeadAsync"/> awaits it in <see cref="ResolveAsync"/>.</summary>
@@ -945,7 +950,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         var hostString = host.IsEmpty ? _tunnel!.Host : TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host));
         _resolver.Context.Set(headMemory, _head, route.Https ? "https" : "http", hostString, route.Port, PathString(headMemory.Span[route.PathAndQuery]),
             _tunnel is not null, _tunnel?.ConnectHeaders);
-        return new HeadDecision(HeadAction.Resolve, default, Head: headMemory);
+        return new HeadDecision(HeadAction.Resolve, Bytes: headMemory);
     }
 
     private async ValueTask<HeadDecision> ResolveAsync(ReadOnlyMemory<byte> headMemory, CancellationToken cancellationToken)
@@ -963,8 +968,9 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
 
         var head = headMemory.Span;
         var route = _resolver.Route;
-        return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, _head, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), head[route.Host],
-            default, route.Https, route.Port, _tunnel)));
+        HandOutHead(head, new HeadPlan(head, _head, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), head[route.Host],
+            default, route.Https, route.Port, _tunnel));
+        return HeadDecision.Handed();
     }
 
     private static string PathString(ReadOnlySpan<byte> pathAndQuery)
@@ -974,7 +980,8 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
     }
 
     /// <summary>Hands Kestrel the head <see cref="HeadWriter"/> writes for <paramref name="plan"/> and sets up the body that follows.</summary>
-    private ReadResult HandOutHead(ReadOnlySpan<byte> head, in HeadPlan plan)
+    [MethodImpl(MethodImplOptions.NoInlining)] // its frame apart: inlined, the plan's copies were cleared on every call
+    private void HandOutHead(ReadOnlySpan<byte> head, in HeadPlan plan)
     {
         var output = ArrayPool<byte>.Shared.Rent(HeadWriter.MaxLength(head, plan));
         var written = HeadWriter.Write(output, head, _head, plan);
@@ -1010,8 +1017,11 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
         // writer gives small streamed responses a length instead (SPEC §3.7, issue 10.5).
         _holdResponse = _tunnel is not null && _head.ConnectionKeepAlive && !_head.ConnectionUpgrade && !_head.Method(head).SequenceEqual("HEAD"u8);
         _mode = Mode.HeadHandedOut;
-        return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
     }
+
+    /// <summary>What Kestrel reads for a head handed out: the head just written, or the end of the input.</summary>
+    private ReadResult HandedResult(in HeadDecision decision)
+        => decision.Close ? new ReadResult(default, false, true) : new ReadResult(new ReadOnlySequence<byte>(_headOut!, 0, _headOutLength), false, false);
 
     private HeadDecision ServePage(ReadOnlySpan<byte> head, byte[] page, ReadOnlySpan<byte> pathAndQuery)
     {
@@ -1022,7 +1032,7 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
             ProxyTunnelLog.ServedProxyPage(_settings.Logger, _connectionId, Encoding.ASCII.GetString(pathAndQuery));
         }
 
-        return new HeadDecision(HeadAction.ServePage, default, Page: isHead ? page.AsMemory(0, ProxyHostPages.HeadLength(page)) : page, Close: close);
+        return new HeadDecision(HeadAction.ServePage, Bytes: isHead ? page.AsMemory(0, ProxyHostPages.HeadLength(page)) : page, Close: close);
     }
 
     private bool ConnectionClose(ReadOnlySpan<byte> head)
@@ -1054,6 +1064,17 @@ internal sealed class RewritingPipeReader : PipeReader, IValueTaskSource<ReadRes
 
         await ProxyResponses.RefuseAsync(_responses, reason, realm, _settings.Logger, _settings.Metrics, _connectionId);
     }
+
+    // A head over several segments, in methods of their own: inlined, each sequence slice would be a stack slot cleared
+    // on every call of the common path.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool IsEmptyFrom(int skip) => _buffer.Slice(skip).IsEmpty;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ReadOnlySpan<byte> LinearizeFrom(int skip) => Linearize(_buffer.Slice(skip));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ReadOnlyMemory<byte> LinearizeMemoryFrom(int skip, int length) => LinearizeMemory(_buffer.Slice(skip), length);
 
     private ReadOnlySpan<byte> Linearize(scoped in ReadOnlySequence<byte> data)
     {
