@@ -67,11 +67,13 @@ internal static class RequestHeadParser
     {
         reason = RejectReason.None;
         ref var origin = ref MemoryMarshal.GetReference(data);
-        var last = data.Length - Vector256<byte>.Count;
         var start = lineStart;
-        var requestEnd = requestLineEnd;
         var ends = lineEnds is null ? default : lineEnds.LineEndRoom();
         var count = lineEnds is null ? 0 : lineEnds.RecordedLineEnds.Length;
+
+        // Where the header lines may end at most, once the request line is found (0 before): the one bound the loop
+        // keeps besides its position, so the rest stays in registers.
+        var headerLimit = requestLineEnd == 0 ? 0 : requestLineEnd + maxHeaders;
 
         // Control bytes less two per LF since this call began (an LF without its CR is refused, so each LF accounts for
         // two distinct ones): 0 at the head's end means no other control byte.
@@ -80,7 +82,7 @@ internal static class RequestHeadParser
         var pos = start;
         while (pos < data.Length)
         {
-            var at = Math.Min(pos, last);
+            var at = Math.Min(pos, data.Length - Vector256<byte>.Count);
             var bytes = Vector256.LoadUnsafe(ref origin, (nuint)at);
             var lineFeeds = Vector256.Equals(bytes, Vector256.Create(HttpChars.LF)).ExtractMostSignificantBits();
             var controls = Controls(bytes);
@@ -107,7 +109,7 @@ internal static class RequestHeadParser
                     goto Done;
                 }
 
-                if (requestEnd == 0)
+                if (headerLimit == 0)
                 {
                     if (lf + 1 > maxRequestLine)
                     {
@@ -116,11 +118,11 @@ internal static class RequestHeadParser
                         goto Done;
                     }
 
-                    requestEnd = lf + 1;
+                    headerLimit = lf + 1 + maxHeaders;
                     continue;
                 }
 
-                if (lf + 1 - requestEnd > maxHeaders)
+                if (lf + 1 > headerLimit)
                 {
                     reason = RejectReason.HeadersTooLarge;
                     result = -1;
@@ -131,7 +133,8 @@ internal static class RequestHeadParser
                 {
                     // Only the head's own bytes count: what follows its end is body or the next request.
                     result = lf + 1;
-                    lineEnds?.FoundEnd(surplus - BitOperations.PopCount(controls & ~(uint)((2ul << bit) - 1)) == 0);
+                    var after = ~(uint)((2ul << bit) - 1);
+                    lineEnds?.FoundEnd(surplus - BitOperations.PopCount(Controls(Vector256.LoadUnsafe(ref origin, (nuint)at)) & after) == 0);
                     goto Done;
                 }
 
@@ -147,11 +150,11 @@ internal static class RequestHeadParser
 
         // A head in pieces: Parse looks at its bytes itself.
         lineEnds?.SawOddBytes();
-        result = NoHeadEnd(data.Length, requestEnd, maxRequestLine, maxHeaders, out reason);
+        result = NoHeadEnd(data.Length, headerLimit == 0 ? 0 : headerLimit - maxHeaders, maxRequestLine, maxHeaders, out reason);
 
     Done:
         lineStart = start;
-        requestLineEnd = requestEnd;
+        requestLineEnd = headerLimit == 0 ? 0 : headerLimit - maxHeaders;
         lineEnds?.SetLineEndCount(count);
         return result;
     }
