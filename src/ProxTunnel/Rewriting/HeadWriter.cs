@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace ProxTunnel.Rewriting;
@@ -42,7 +43,8 @@ internal static class HeadWriter
         if (hostIsCanonical)
         {
             // The writer would copy the host: compare in place, then the port it would write (none for the default).
-            if (value.Length < host.Length || !Ascii.EqualsIgnoreCase(value[..host.Length], host))
+            // Clients send the host as it is in the URL nearly always: the exact compare first.
+            if (value.Length < host.Length || !(value[..host.Length].SequenceEqual(host) || Ascii.EqualsIgnoreCase(value[..host.Length], host)))
             {
                 return false;
             }
@@ -53,13 +55,22 @@ internal static class HeadWriter
                 return rest.IsEmpty;
             }
 
-            Span<byte> digits = stackalloc byte[8];
-            return rest.Length > 1 && rest[0] == (byte)':' && Utf8Formatter.TryFormat(port, digits, out var length) && rest[1..].SequenceEqual(digits[..length]);
+            return rest.Length > 1 && rest[0] == (byte)':' && NamesPort(rest[1..], port);
         }
 
         return NamesAuthoritySlow(value, host, https, port);
     }
 
+    // The port's digits and the general compare in methods of their own: inlined, their stack buffers would be cleared
+    // on every call of the hot path that inlines NamesAuthority.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool NamesPort(ReadOnlySpan<byte> digits, int port)
+    {
+        Span<byte> formatted = stackalloc byte[8];
+        return Utf8Formatter.TryFormat(port, formatted, out var length) && digits.SequenceEqual(formatted[..length]);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private static bool NamesAuthoritySlow(ReadOnlySpan<byte> value, ReadOnlySpan<byte> host, bool https, int port)
     {
         const int MaxCompared = 256;
@@ -125,10 +136,10 @@ internal static class HeadWriter
             written += TargetBuilder.WritePathAndQuery(destination[written..], plan.PathAndQuery, plan.PathIsCanonical);
         }
 
-        // " HTTP/1.x\r\n"
-        var versionStart = parsed.TargetStart + parsed.TargetLength;
-        head[versionStart..parsed.RequestLineEnd].CopyTo(destination[written..]);
-        written += parsed.RequestLineEnd - versionStart;
+        // " HTTP/1.x\r\n": the parser takes no other version, so a copy of constant length (no call).
+        const int VersionLength = 11;
+        head.Slice(parsed.TargetStart + parsed.TargetLength, VersionLength).CopyTo(destination[written..]);
+        written += VersionLength;
 
         var replaceHost = plan.HostSource != HostSource.Client;
         var copyFrom = parsed.RequestLineEnd;

@@ -17,6 +17,10 @@ internal sealed class RequestHead
     private int[] _lineEnds = [];
     private int _lineEndCount;
 
+    // What FindHeadEnd saw while recording the line ends: a byte that needs Parse's own look (see FoundEnd).
+    private bool _oddBytesSeen;
+    private bool _linesVouched;
+
     public int MethodLength;
     public int TargetStart;
     public int TargetLength;
@@ -82,7 +86,28 @@ internal sealed class RequestHead
     }
 
     /// <summary>Forgets the line ends recorded for the previous head.</summary>
-    public void ClearLineEnds() => _lineEndCount = 0;
+    public void ClearLineEnds()
+    {
+        _lineEndCount = 0;
+        _oddBytesSeen = false;
+        _linesVouched = false;
+    }
+
+    /// <summary>The bytes scanned for the line ends hold a control byte other than HT and CR LF pairs, or were not all
+    /// looked at that way.</summary>
+    public void SawOddBytes() => _oddBytesSeen = true;
+
+    /// <summary>The head's end is found: when <paramref name="clean"/> (and no odd byte was seen before), the recorded
+    /// line ends are all of its lines and no byte but HT and CR LF pairs is a control byte.</summary>
+    public void FoundEnd(bool clean) => _linesVouched = clean && !_oddBytesSeen;
+
+    /// <summary>Whether <see cref="FoundEnd"/> vouched for the recorded lines; once: the next parse must earn it again.</summary>
+    public bool TakeLinesVouched()
+    {
+        var vouched = _linesVouched;
+        _linesVouched = false;
+        return vouched;
+    }
 
     /// <summary>Records where the next header line ends (the offset of its LF).</summary>
     public void RecordLineEnd(int lf)
@@ -99,6 +124,20 @@ internal sealed class RequestHead
 
         _lineEnds[_lineEndCount++] = lf;
     }
+
+    /// <summary>Room for every line end a head may have and one more, to be filled from <see cref="RecordedLineEnds"/>'s
+    /// length on; <see cref="SetLineEndCount"/> then says how many are filled.</summary>
+    public Span<int> LineEndRoom()
+    {
+        if (_lineEnds.Length <= MaxHeaderCount)
+        {
+            Grow(ref _lineEnds, _lineEndCount, MaxHeaderCount + 1);
+        }
+
+        return _lineEnds.AsSpan(0, MaxHeaderCount + 1);
+    }
+
+    public void SetLineEndCount(int count) => _lineEndCount = count;
 
     /// <summary>The LF offsets recorded by <see cref="RecordLineEnd"/> since <see cref="ClearLineEnds"/>.</summary>
     public ReadOnlySpan<int> RecordedLineEnds => _lineEnds.AsSpan(0, _lineEndCount);
@@ -146,9 +185,9 @@ internal sealed class RequestHead
 
     private void Set(Facts fact, bool value) => _facts = value ? _facts | fact : _facts & ~fact;
 
-    private static void Grow<T>(ref T[] array, int used)
+    private static void Grow<T>(ref T[] array, int used, int atLeast = 0)
     {
-        var larger = ArrayPool<T>.Shared.Rent(Math.Max(InitialLines, array.Length * 2));
+        var larger = ArrayPool<T>.Shared.Rent(Math.Max(Math.Max(InitialLines, array.Length * 2), atLeast));
         array.AsSpan(0, used).CopyTo(larger);
         if (array.Length > 0)
         {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Numerics;
 using System.Runtime.CompilerServices;
@@ -30,47 +31,19 @@ internal static class RequestHeadParser
             lineEnds?.ClearLineEnds();
         }
 
-        // One pass over the bytes: a vector at a time, every LF in it handled from a bit mask, rather than one search
-        // per line (issue 13.3). The bytes after the last whole vector go through the same per-LF step one by one.
         var pos = lineStart;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector256.IsHardwareAccelerated && data.Length >= Vector256<byte>.Count)
         {
-            ref var origin = ref MemoryMarshal.GetReference(data);
-            var lineFeeds = Vector256.Create(HttpChars.LF);
-            for (; pos <= data.Length - Vector256<byte>.Count; pos += Vector256<byte>.Count)
-            {
-                var mask = Vector256.Equals(Vector256.LoadUnsafe(ref origin, (nuint)pos), lineFeeds).ExtractMostSignificantBits();
-                while (mask != 0)
-                {
-                    var lf = pos + BitOperations.TrailingZeroCount(mask);
-                    mask &= mask - 1;
-                    var step = LineEnd(data, lf, ref lineStart, ref requestLineEnd, maxRequestLine, maxHeaders, out reason, lineEnds);
-                    if (step != 0)
-                    {
-                        return step;
-                    }
-                }
-            }
+            return ScanVectors(data, ref lineStart, ref requestLineEnd, maxRequestLine, maxHeaders, out reason, lineEnds);
         }
 
+        lineEnds?.SawOddBytes();
         while (true)
         {
             var lf = data[pos..].IndexOf(HttpChars.LF);
             if (lf < 0)
             {
-                if (requestLineEnd == 0 && data.Length >= maxRequestLine)
-                {
-                    reason = RejectReason.RequestLineTooLong;
-                    return -1;
-                }
-
-                if (requestLineEnd > 0 && data.Length - requestLineEnd > maxHeaders)
-                {
-                    reason = RejectReason.HeadersTooLarge;
-                    return -1;
-                }
-
-                return 0;
+                return NoHeadEnd(data.Length, requestLineEnd, maxRequestLine, maxHeaders, out reason);
             }
 
             lf += pos;
@@ -81,6 +54,135 @@ internal static class RequestHeadParser
                 return step;
             }
         }
+    }
+
+    /// <summary>
+    /// <see cref="FindHeadEnd"/> over at least one vector's bytes: one pass, a vector at a time, every LF in it handled
+    /// from a bit mask rather than one search per line (issue 13.3), the progress kept in locals until it returns. The
+    /// same vectors count the control bytes: a clean head has two per line (CR LF) and no other but HT, so Parse need
+    /// not look at the header block again. The last vector overlaps bytes already seen (their bits are dropped).
+    /// </summary>
+    private static int ScanVectors(ReadOnlySpan<byte> data, ref int lineStart, ref int requestLineEnd, int maxRequestLine, int maxHeaders,
+        out RejectReason reason, RequestHead? lineEnds)
+    {
+        reason = RejectReason.None;
+        ref var origin = ref MemoryMarshal.GetReference(data);
+        var start = lineStart;
+        var ends = lineEnds is null ? default : lineEnds.LineEndRoom();
+        var count = lineEnds is null ? 0 : lineEnds.RecordedLineEnds.Length;
+
+        // Where the header lines may end at most, once the request line is found (0 before): the one bound the loop
+        // keeps besides its position, so the rest stays in registers.
+        var headerLimit = requestLineEnd == 0 ? 0 : requestLineEnd + maxHeaders;
+
+        // Control bytes less two per LF since this call began (an LF without its CR is refused, so each LF accounts for
+        // two distinct ones): 0 at the head's end means no other control byte.
+        var surplus = 0;
+        var result = 0;
+        var pos = start;
+        while (pos < data.Length)
+        {
+            var at = Math.Min(pos, data.Length - Vector256<byte>.Count);
+            var bytes = Vector256.LoadUnsafe(ref origin, (nuint)at);
+            var lineFeeds = Vector256.Equals(bytes, Vector256.Create(HttpChars.LF)).ExtractMostSignificantBits();
+            var controls = Controls(bytes);
+            if (at < pos)
+            {
+                var unseen = ~((1u << (pos - at)) - 1);
+                lineFeeds &= unseen;
+                controls &= unseen;
+            }
+
+            surplus += BitOperations.PopCount(controls);
+            while (lineFeeds != 0)
+            {
+                var bit = BitOperations.TrailingZeroCount(lineFeeds);
+                lineFeeds &= lineFeeds - 1;
+                var lf = at + bit;
+                var lineBegin = start;
+                start = lf + 1;
+                surplus -= 2;
+                if (lf == 0 || Unsafe.Add(ref origin, lf - 1) != HttpChars.CR)
+                {
+                    reason = RejectReason.BareLineFeed;
+                    result = -1;
+                    goto Done;
+                }
+
+                if (headerLimit == 0)
+                {
+                    if (lf + 1 > maxRequestLine)
+                    {
+                        reason = RejectReason.RequestLineTooLong;
+                        result = -1;
+                        goto Done;
+                    }
+
+                    headerLimit = lf + 1 + maxHeaders;
+                    continue;
+                }
+
+                if (lf + 1 > headerLimit)
+                {
+                    reason = RejectReason.HeadersTooLarge;
+                    result = -1;
+                    goto Done;
+                }
+
+                if (lf - 1 == lineBegin)
+                {
+                    // Only the head's own bytes count: what follows its end is body or the next request.
+                    result = lf + 1;
+                    var after = ~(uint)((2ul << bit) - 1);
+                    lineEnds?.FoundEnd(surplus - BitOperations.PopCount(Controls(Vector256.LoadUnsafe(ref origin, (nuint)at)) & after) == 0);
+                    goto Done;
+                }
+
+                // One more than a head may have at most is kept, so Parse can tell there were too many.
+                if ((uint)count < (uint)ends.Length)
+                {
+                    ends[count++] = lf;
+                }
+            }
+
+            pos = at + Vector256<byte>.Count;
+        }
+
+        // A head in pieces: Parse looks at its bytes itself.
+        lineEnds?.SawOddBytes();
+        result = NoHeadEnd(data.Length, headerLimit == 0 ? 0 : headerLimit - maxHeaders, maxRequestLine, maxHeaders, out reason);
+
+    Done:
+        lineStart = start;
+        requestLineEnd = headerLimit == 0 ? 0 : headerLimit - maxHeaders;
+        lineEnds?.SetLineEndCount(count);
+        return result;
+    }
+
+    /// <summary>The control bytes of <paramref name="bytes"/> but HT, and DEL, as a bit mask.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint Controls(Vector256<byte> bytes)
+        => (Vector256.LessThan(bytes, Vector256.Create((byte)0x20)) & ~Vector256.Equals(bytes, Vector256.Create(HttpChars.HT))
+            | Vector256.Equals(bytes, Vector256.Create((byte)0x7F))).ExtractMostSignificantBits();
+
+    /// <summary><see cref="FindHeadEnd"/> without an end in <paramref name="length"/> bytes: 0 to wait for more, or -1
+    /// with <paramref name="reason"/> when the head is too long already.</summary>
+    private static int NoHeadEnd(int length, int requestLineEnd, int maxRequestLine, int maxHeaders, out RejectReason reason)
+    {
+        reason = RejectReason.None;
+        if (requestLineEnd == 0 && length >= maxRequestLine)
+        {
+            reason = RejectReason.RequestLineTooLong;
+            return -1;
+        }
+
+        if (requestLineEnd > 0 && length - requestLineEnd > maxHeaders)
+        {
+            reason = RejectReason.HeadersTooLarge;
+            return -1;
+        }
+
+        return 0;
     }
 
     /// <summary>One LF of <see cref="FindHeadEnd"/>: 0 to go on, the head length at the empty line, or -1 with <paramref name="reason"/>.</summary>
@@ -127,6 +229,7 @@ internal static class RequestHeadParser
     /// <summary>Parses a complete head (as found by <see cref="FindHeadEnd"/>) into <paramref name="result"/>.</summary>
     public static RejectReason Parse(ReadOnlySpan<byte> head, int requestLineEnd, RequestHead result)
     {
+        var vouched = result.TakeLinesVouched();
         result.Reset();
         result.RequestLineEnd = requestLineEnd;
 
@@ -138,23 +241,33 @@ internal static class RequestHeadParser
 
         var pos = requestLineEnd;
         var end = head.Length - 2;
-
-        // One vectorized look at the whole header block: with no control byte but the CR LF line ends (FindHeadEnd saw
-        // to every LF having its CR), no value needs a scan of its own; a block that fails is checked line by line.
-        var block = head[pos..end];
-        var valuesClean = !block.ContainsAny(HttpChars.InvalidFieldValueButLineEnds) && block.Count(HttpChars.CR) == block.Count(HttpChars.LF);
-
-        // FindHeadEnd recorded where every line ends; when it was not asked to (or they are not this head's), find them now.
         var ends = result.RecordedLineEnds;
-        if (pos < end && (ends.IsEmpty || ends[0] <= pos || ends[^1] != end - 1))
+        if (vouched && (pos == end ? ends.IsEmpty : !ends.IsEmpty && ends[^1] == end - 1))
         {
-            ends = RecordLineEnds(head, pos, end, result);
+            // FindHeadEnd found this head's lines and saw no control byte but HT and CR LF pairs in it: nothing to
+            // look at again.
+            reason = ends.Length <= RequestHead.MaxHeaderCount
+                ? ParseVouchedLines(head, pos, ends, result)
+                : ParseHeaderLines(head, pos, ends, valuesClean: true, trusted: true, result, out _);
         }
-
-        reason = ParseHeaderLines(head, pos, ends, valuesClean, result, out var stale);
-        if (stale)
+        else
         {
-            reason = ParseHeaderLines(head, pos, RecordLineEnds(head, pos, end, result), valuesClean, result, out _);
+            // One vectorized look at the whole header block: with no control byte but the CR LF line ends (FindHeadEnd
+            // saw to every LF having its CR), no value needs a scan of its own; a block that fails is checked line by line.
+            var block = head[pos..end];
+            var valuesClean = !block.ContainsAny(HttpChars.InvalidFieldValueButLineEnds) && block.Count(HttpChars.CR) == block.Count(HttpChars.LF);
+
+            // FindHeadEnd recorded where every line ends; when it was not asked to (or they are not this head's), find them now.
+            if (pos < end && (ends.IsEmpty || ends[0] <= pos || ends[^1] != end - 1))
+            {
+                ends = RecordLineEnds(head, pos, end, result);
+            }
+
+            reason = ParseHeaderLines(head, pos, ends, valuesClean, trusted: false, result, out var stale);
+            if (stale)
+            {
+                reason = ParseHeaderLines(head, pos, RecordLineEnds(head, pos, end, result), valuesClean, trusted: false, result, out _);
+            }
         }
 
         if (reason != RejectReason.None)
@@ -190,11 +303,78 @@ internal static class RequestHeadParser
     }
 
     /// <summary>
-    /// The header lines, one per recorded line end (<paramref name="ends"/>: the offset of each line's LF). Sets
-    /// <paramref name="stale"/> (and returns at once) when a recorded end is no line end of this head.
+    /// The header lines of a head <see cref="FindHeadEnd"/> vouched for (its line ends, at most
+    /// <see cref="RequestHead.MaxHeaderCount"/>; no control byte but HT and CR LF pairs): per line one vector for the
+    /// name and the value's white space trimmed, nothing else looked at. A line whose name that vector cannot settle
+    /// goes through <see cref="ParseHeaderLine"/>.
     /// </summary>
-    private static RejectReason ParseHeaderLines(ReadOnlySpan<byte> head, int pos, ReadOnlySpan<int> ends, bool valuesClean, RequestHead result,
-        out bool stale)
+    private static RejectReason ParseVouchedLines(ReadOnlySpan<byte> head, int pos, ReadOnlySpan<int> ends, RequestHead result)
+    {
+        var lines = result.LineTable(ends.Length);
+        ref var origin = ref MemoryMarshal.GetReference(head);
+        var lastVector = head.Length - Vector256<byte>.Count;
+        var chunkedSeen = false;
+        var finalCodingChunked = false;
+        for (var index = 0; index < ends.Length; index++)
+        {
+            var lf = ends[index];
+            ref var header = ref lines[index];
+            var nameLength = Vector256.IsHardwareAccelerated && pos <= lastVector ? NameEnd(Vector256.LoadUnsafe(ref origin, (nuint)pos)) : 0;
+            if (nameLength > 0 && pos + nameLength < lf - 1 && Unsafe.Add(ref origin, pos + nameLength) == (byte)':')
+            {
+                var valueStart = pos + nameLength + 1;
+                var valueEnd = lf - 1;
+                while (valueStart < valueEnd && HttpChars.IsOws(Unsafe.Add(ref origin, valueStart)))
+                {
+                    valueStart++;
+                }
+
+                while (valueEnd > valueStart && HttpChars.IsOws(Unsafe.Add(ref origin, valueEnd - 1)))
+                {
+                    valueEnd--;
+                }
+
+                header.Start = pos;
+                header.NameLength = nameLength;
+                header.ValueStart = valueStart;
+                header.ValueLength = valueEnd - valueStart;
+                header.Remove = false;
+            }
+            else
+            {
+                var reason = ParseHeaderLine(head, head[pos..(lf - 1)], pos, valueClean: true, ref header);
+                if (reason != RejectReason.None)
+                {
+                    return reason;
+                }
+
+                nameLength = header.NameLength;
+            }
+
+            header.End = lf + 1;
+            if (nameLength < 32 && (FramingNameLengths >> nameLength & 1) != 0 && (FramingInitials >> ((Unsafe.Add(ref origin, pos) | 0x20) & 31) & 1) != 0)
+            {
+                var reason = ReadFramingHeader(head, head.Slice(pos, nameLength), ref header, index, result, ref chunkedSeen, ref finalCodingChunked);
+                if (reason != RejectReason.None)
+                {
+                    return reason;
+                }
+            }
+
+            pos = lf + 1;
+        }
+
+        result.LineCount = ends.Length;
+        return RejectReason.None;
+    }
+
+    /// <summary>
+    /// The header lines, one per recorded line end (<paramref name="ends"/>: the offset of each line's LF). Unless
+    /// <paramref name="trusted"/> (FindHeadEnd vouched for them), sets <paramref name="stale"/> (and returns at once)
+    /// when a recorded end is no line end of this head.
+    /// </summary>
+    private static RejectReason ParseHeaderLines(ReadOnlySpan<byte> head, int pos, ReadOnlySpan<int> ends, bool valuesClean, bool trusted,
+        RequestHead result, out bool stale)
     {
         stale = false;
         result.ResetHeaderFacts();
@@ -209,7 +389,7 @@ internal static class RequestHeadParser
         for (var index = 0; index < ends.Length; index++)
         {
             var lf = ends[index];
-            if (lf <= pos || head[lf] != HttpChars.LF || head[lf - 1] != HttpChars.CR)
+            if (!trusted && (lf <= pos || head[lf] != HttpChars.LF || head[lf - 1] != HttpChars.CR))
             {
                 stale = true;
                 return RejectReason.None;
@@ -247,6 +427,10 @@ internal static class RequestHeadParser
         return RejectReason.None;
     }
 
+    private static readonly uint Get = BinaryPrimitives.ReadUInt32LittleEndian("GET "u8);
+    private static readonly ulong Http11 = BinaryPrimitives.ReadUInt64LittleEndian("HTTP/1.1"u8);
+    private static readonly ulong Http10 = BinaryPrimitives.ReadUInt64LittleEndian("HTTP/1.0"u8);
+
     /// <summary>The lengths of the names <see cref="ReadFramingHeader"/> looks at, as a bit mask.</summary>
     private const uint FramingNameLengths = 1u << 4 | 1u << 10 | 1u << 14 | 1u << 16 | 1u << 17 | 1u << 19;
 
@@ -261,7 +445,7 @@ internal static class RequestHeadParser
         var value = head.Slice(header.ValueStart, header.ValueLength);
         switch (name.Length)
         {
-            case 4 when (name[0] | 0x20) == 'h' && Ascii.EqualsIgnoreCase(name, "host"u8):
+            case 4 when (name[0] | 0x20) == 'h' && NameIs(name, "host"u8):
                 if (result.HostLine >= 0)
                 {
                     return RejectReason.MultipleHostHeaders;
@@ -269,7 +453,7 @@ internal static class RequestHeadParser
 
                 result.HostLine = index;
                 break;
-            case 10 when (name[0] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(name, "connection"u8):
+            case 10 when (name[0] | 0x20) == 'c' && NameIs(name, "connection"u8):
                 if (ListContains(value, "upgrade"u8))
                 {
                     result.ConnectionUpgrade = true;
@@ -281,7 +465,7 @@ internal static class RequestHeadParser
                 }
 
                 break;
-            case 14 when (name[0] | 0x20) == 'c' && Ascii.EqualsIgnoreCase(name, "content-length"u8):
+            case 14 when (name[0] | 0x20) == 'c' && NameIs(name, "content-length"u8):
                 if (result.ContentLength >= 0)
                 {
                     return RejectReason.MultipleContentLengths;
@@ -295,7 +479,7 @@ internal static class RequestHeadParser
 
                 result.ContentLength = length;
                 break;
-            case 17 when (name[0] | 0x20) == 't' && Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
+            case 17 when (name[0] | 0x20) == 't' && NameIs(name, "transfer-encoding"u8):
                 result.HasTransferEncoding = true;
                 var codings = ParseTransferEncoding(value, ref chunkedSeen, ref finalCodingChunked);
                 if (codings != RejectReason.None)
@@ -305,8 +489,8 @@ internal static class RequestHeadParser
 
                 result.IsChunked = finalCodingChunked;
                 break;
-            case 16 when (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name, "proxy-connection"u8):
-            case 19 when (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name, "proxy-authorization"u8):
+            case 16 when (name[0] | 0x20) == 'p' && NameIs(name, "proxy-connection"u8):
+            case 19 when (name[0] | 0x20) == 'p' && NameIs(name, "proxy-authorization"u8):
                 header.Remove = true;
                 if (result.RemovedCount++ == 0)
                 {
@@ -317,6 +501,31 @@ internal static class RequestHeadParser
         }
 
         return RejectReason.None;
+    }
+
+    /// <summary>
+    /// True when the token <paramref name="name"/> is <paramref name="lower"/> (lower-case letters and <c>-</c>, as long,
+    /// at least 4 bytes) in any case, by word compares: a token byte with 0x20 set is its lower-case letter or itself,
+    /// and no token byte but a letter or <c>-</c> becomes one so.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool NameIs(ReadOnlySpan<byte> name, ReadOnlySpan<byte> lower)
+    {
+        if (name.Length < 8)
+        {
+            return (BinaryPrimitives.ReadUInt32LittleEndian(name) | 0x2020_2020) == BinaryPrimitives.ReadUInt32LittleEndian(lower)
+                && (BinaryPrimitives.ReadUInt32LittleEndian(name[^4..]) | 0x2020_2020) == BinaryPrimitives.ReadUInt32LittleEndian(lower[^4..]);
+        }
+
+        for (var i = 0; i < name.Length - 8; i += 8)
+        {
+            if ((BinaryPrimitives.ReadUInt64LittleEndian(name[i..]) | 0x2020_2020_2020_2020) != BinaryPrimitives.ReadUInt64LittleEndian(lower[i..]))
+            {
+                return false;
+            }
+        }
+
+        return (BinaryPrimitives.ReadUInt64LittleEndian(name[^8..]) | 0x2020_2020_2020_2020) == BinaryPrimitives.ReadUInt64LittleEndian(lower[^8..]);
     }
 
     /// <summary>Finds and records the LF of every header line between <paramref name="pos"/> and <paramref name="end"/>
@@ -334,7 +543,40 @@ internal static class RequestHeadParser
         return result.RecordedLineEnds;
     }
 
+    /// <summary>
+    /// Nearly every head: <c>GET &lt;target&gt; HTTP/1.1</c> (or 1.0) with a target of visible ASCII but <c>#</c>, which
+    /// <see cref="ParseRequestLine"/> would take exactly so, in a few word compares. False for anything else, which
+    /// goes the general way for its verdict.
+    /// </summary>
+    internal static bool TryParseGetLine(ReadOnlySpan<byte> line, RequestHead result)
+    {
+        if (line.Length <= 13 || BinaryPrimitives.ReadUInt32LittleEndian(line) != Get || line[^9] != HttpChars.SP)
+        {
+            return false;
+        }
+
+        var version = BinaryPrimitives.ReadUInt64LittleEndian(line[^8..]);
+        var target = line[4..^9];
+        if (version != Http11 && version != Http10 || HttpChars.HasInvalidTargetByte(target))
+        {
+            return false;
+        }
+
+        result.IsHttp10 = version == Http10;
+        result.MethodLength = 3;
+        result.TargetStart = 4;
+        result.TargetLength = target.Length;
+        result.IsConnect = false;
+        return true;
+    }
+
     private static RejectReason ParseRequestLine(ReadOnlySpan<byte> line, RequestHead result)
+    {
+        return TryParseGetLine(line, result) ? RejectReason.None : ParseAnyRequestLine(line, result);
+    }
+
+    /// <summary><see cref="ParseRequestLine"/> without the <see cref="TryParseGetLine"/> shortcut.</summary>
+    internal static RejectReason ParseAnyRequestLine(ReadOnlySpan<byte> line, RequestHead result)
     {
         var sp1 = line.IndexOf(HttpChars.SP);
         if (sp1 <= 0 || !HttpChars.IsToken(line[..sp1]))
@@ -446,11 +688,7 @@ internal static class RequestHeadParser
     {
         if (Vector256.IsHardwareAccelerated && offset <= head.Length - Vector256<byte>.Count)
         {
-            var bytes = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(head), (nuint)offset);
-            var letters = Vector256.LessThan((bytes | Vector256.Create((byte)0x20)) - Vector256.Create((byte)'a'), Vector256.Create((byte)26));
-            var digits = Vector256.LessThan(bytes - Vector256.Create((byte)'0'), Vector256.Create((byte)10));
-            var named = letters | digits | Vector256.Equals(bytes, Vector256.Create((byte)'-'));
-            var end = BitOperations.TrailingZeroCount(~named.ExtractMostSignificantBits());
+            var end = NameEnd(Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(head), (nuint)offset));
             if (end < line.Length && line[end] == (byte)':')
             {
                 return end;
@@ -458,6 +696,16 @@ internal static class RequestHeadParser
         }
 
         return line.IndexOfAnyExcept(HttpChars.Token);
+    }
+
+    /// <summary>How many of the bytes, from the first, are letters, digits or <c>-</c>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int NameEnd(Vector256<byte> bytes)
+    {
+        var letters = Vector256.LessThan((bytes | Vector256.Create((byte)0x20)) - Vector256.Create((byte)'a'), Vector256.Create((byte)26));
+        var digits = Vector256.LessThan(bytes - Vector256.Create((byte)'0'), Vector256.Create((byte)10));
+        var named = letters | digits | Vector256.Equals(bytes, Vector256.Create((byte)'-'));
+        return BitOperations.TrailingZeroCount(~named.ExtractMostSignificantBits());
     }
 
     /// <summary>Why a header line without a token name before its colon is refused.</summary>

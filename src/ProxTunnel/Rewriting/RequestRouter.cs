@@ -45,8 +45,8 @@ internal static class RequestRouter
                 return HeadRoute.Refused(reason);
             }
 
-            host = Shift(hostInTarget, target.Length, parsed.TargetStart);
-            pathAndQuery = Shift(pathInTarget, target.Length, parsed.TargetStart);
+            host = Shift(hostInTarget, parsed.TargetStart);
+            pathAndQuery = Shift(pathInTarget, parsed.TargetStart);
             kind = hostIsCanonical ? settings.ClassifyCanonicalHost(head[host]) : settings.ClassifyHost(head[host]);
         }
 
@@ -71,9 +71,6 @@ internal static class RequestRouter
         return page is null ? RouteKind.ProxyHostPath : RouteKind.ProxyPage;
     }
 
-    private static Range Shift(Range range, int length, int by)
-    {
-        var (offset, count) = range.GetOffsetAndLength(length);
-        return new Range(by + offset, by + offset + count);
-    }
+    /// <summary>A range of the target (ParseAbsolute's are from its start) as a range of the head.</summary>
+    private static Range Shift(Range range, int by) => new(range.Start.Value + by, range.End.Value + by);
 }

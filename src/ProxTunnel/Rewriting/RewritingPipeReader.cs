@@ -227,6 +227,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     }
 
     /// <summary>Takes the source's read for the next head and hands out what Kestrel gets: synchronously in the common case.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)] // a frame of its own: inlined into ReadAsync, its temporaries were cleared on every read
     private ValueTask<ReadResult> HandleHeadRead(in ReadResult sourceResult, CancellationToken cancellationToken)
     {
         if (!AcceptHeadRead(sourceResult))
@@ -665,7 +666,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
                 }
             }
 
-            var step = ScanHead(out var headLength, out var skip, out var reason);
+            var step = ScanHead(out var headLength, out var skip, out var reason, out var head);
             switch (step)
             {
                 case HeadStep.NeedMore:
@@ -677,7 +678,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
                     return new ReadResult(default, false, true);
             }
 
-            return await FinishHeadAsync(DecideHead(headLength, skip), cancellationToken);
+            return await FinishHeadAsync(DecideHead(headLength, skip, head), cancellationToken);
         }
     }
 
@@ -688,14 +689,14 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     /// </summary>
     private bool TryHandOutBufferedHead(out ReadResult result, out ValueTask<ReadResult?> pending, CancellationToken cancellationToken)
     {
-        var step = ScanHead(out var headLength, out var skip, out var reason);
+        var step = ScanHead(out var headLength, out var skip, out var reason, out var head);
         if (step == HeadStep.Complete)
         {
-            var decision = DecideHead(headLength, skip);
+            var decision = DecideHead(headLength, skip, head);
             if (decision.Action == HeadAction.HandOut)
             {
                 ReleaseScratch();
-                result = decision.Result;
+                result = HandedResult(decision);
                 pending = default;
                 return true;
             }
@@ -704,17 +705,22 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         }
         else
         {
-            pending = step switch
-            {
-                HeadStep.NeedMore => ReadHeadAsync(cancellationToken),
-                HeadStep.EndOfInput => new(new ReadResult(default, false, true)),
-                _ => RefuseHeadAsync(reason),
-            };
+            pending = ContinueHead(step, reason, cancellationToken);
         }
 
         result = default;
         return false;
     }
+
+    /// <summary>What becomes of a head <see cref="ScanHead"/> did not find whole. Not inlined: its tasks would be stack
+    /// slots cleared on every call of the common path.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<ReadResult?> ContinueHead(HeadStep step, RejectReason reason, CancellationToken cancellationToken) => step switch
+    {
+        HeadStep.NeedMore => ReadHeadAsync(cancellationToken),
+        HeadStep.EndOfInput => new(new ReadResult(default, false, true)),
+        _ => RefuseHeadAsync(reason),
+    };
 
     private async ValueTask<ReadResult?> RefuseHeadAsync(RejectReason reason)
     {
@@ -730,14 +736,20 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         Refuse,
     }
 
-    /// <summary>Looks for the end of the head in the buffer; on <see cref="HeadStep.NeedMore"/> the buffer is given back.</summary>
-    private HeadStep ScanHead(out int headLength, out int skip, out RejectReason reason)
+    /// <summary>Looks for the end of the head in the buffer; on <see cref="HeadStep.NeedMore"/> the buffer is given back.
+    /// On <see cref="HeadStep.Complete"/>, <paramref name="head"/> holds the head's bytes in one piece.</summary>
+    private HeadStep ScanHead(out int headLength, out int skip, out RejectReason reason, out ReadOnlyMemory<byte> head)
     {
         reason = RejectReason.None;
         headLength = 0;
-        skip = RequestHeadParser.LeadingEmptyLines(Request.Buffer);
-        var data = skip == 0 ? Request.Buffer : Request.Buffer.Slice(skip);
-        if (data.IsEmpty)
+        head = default;
+
+        // The first segment once: nearly every head is all in it, and each look at a sequence's segment costs a call.
+        var first = Request.Buffer.First;
+        var span = first.Span;
+        var single = Request.Buffer.IsSingleSegment;
+        skip = span.Length > 0 && span[0] != HttpChars.CR ? 0 : RequestHeadParser.LeadingEmptyLines(Request.Buffer);
+        if (single ? span.Length == skip : IsEmptyFrom(skip))
         {
             if (_sourceCompleted)
             {
@@ -750,17 +762,18 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
             return HeadStep.NeedMore;
         }
 
-        var span = Linearize(data);
+        span = single ? span[skip..] : LinearizeFrom(skip);
         headLength = RequestHeadParser.FindHeadEnd(span, ref Request.Scanned, ref Request.RequestLineEnd,
             _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out reason, Request.Head);
+        if (headLength > 0)
+        {
+            head = single ? first.Slice(skip, headLength) : LinearizeMemoryFrom(skip, headLength);
+            return HeadStep.Complete;
+        }
+
         if (headLength < 0)
         {
             return HeadStep.Refuse;
-        }
-
-        if (headLength > 0)
-        {
-            return HeadStep.Complete;
         }
 
         if (_sourceCompleted)
@@ -791,7 +804,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     }
 
     /// <summary>Parses the complete head found by <see cref="ScanHead"/> and decides what becomes of it.</summary>
-    private HeadDecision DecideHead(int headLength, int skip)
+    private HeadDecision DecideHead(int headLength, int skip, ReadOnlyMemory<byte> headMemory)
     {
         var requestLineEnd = Request.RequestLineEnd;
         _awaitingHeadBytes = false;
@@ -804,16 +817,15 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
             Request.HeadTimeout = null;
         }
 
-        var headData = skip == 0 ? Request.Buffer : Request.Buffer.Slice(skip);
-        var headMemory = LinearizeMemory(headData, headLength);
-        var parseReason = RequestHeadParser.Parse(headMemory.Span, requestLineEnd, Request.Head);
+        var head = headMemory.Span;
+        var parseReason = RequestHeadParser.Parse(head, requestLineEnd, Request.Head);
         if (parseReason != RejectReason.None)
         {
             return HeadDecision.Refuse(parseReason);
         }
 
         Request.SourceHeadLength = skip + headLength;
-        return HandleHead(headMemory);
+        return HandleHead(headMemory, head);
     }
 
     /// <summary>Finishes a decided head: awaits the resolver, serves a page or refuses; null when the loop goes on.</summary>
@@ -821,7 +833,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     {
         if (decision.Action == HeadAction.Resolve)
         {
-            decision = await ResolveAsync(decision.Head, cancellationToken);
+            decision = await ResolveAsync(decision.Bytes, cancellationToken);
         }
 
         // The head has been copied out (or refused): an idle connection holds no pooled head buffer (issue 13.1).
@@ -829,11 +841,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         switch (decision.Action)
         {
             case HeadAction.HandOut:
-                return decision.Result;
+                return HandedResult(decision);
             case HeadAction.ServePage:
                 _source.AdvanceTo(Request.Buffer.GetPosition(Request.SourceHeadLength));
                 _hasBuffer = false;
-                await Responses.WriteAsync(decision.Page, cancellationToken);
+                await Responses.WriteAsync(decision.Bytes, cancellationToken);
                 if (decision.Close)
                 {
                     // The body of a request to our own pages is not worth framing: end the connection instead.
@@ -858,12 +870,15 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         Resolve,
     }
 
-    private readonly record struct HeadDecision(HeadAction Action, ReadResult Result, RejectReason Reason = RejectReason.None,
-        string? Realm = null, ReadOnlyMemory<byte> Page = default, bool Close = false, ReadOnlyMemory<byte> Head = default)
+    /// <summary>What becomes of a head. Kept small (it is copied on the hot path): a head handed out is the one just
+    /// written (<see cref="HandedResult"/>), or with <see cref="Close"/> the end of the input (CONNECT);
+    /// <see cref="Bytes"/> is the page to serve (<see cref="Close"/>: then end the connection) or the head to resolve.</summary>
+    private readonly record struct HeadDecision(HeadAction Action, RejectReason Reason = RejectReason.None, string? Realm = null,
+        ReadOnlyMemory<byte> Bytes = default, bool Close = false)
     {
-        public static HeadDecision Handed(ReadResult result) => new(HeadAction.HandOut, result);
+        public static HeadDecision Handed(bool ended = false) => new(HeadAction.HandOut, Close: ended);
 
-        public static HeadDecision Refuse(RejectReason reason, string? realm = null) => new(HeadAction.Reject, default, reason, realm);
+        public static HeadDecision Refuse(RejectReason reason, string? realm = null) => new(HeadAction.Reject, reason, realm);
     }
 
     /// <summary>Starts the clock for a head whose first bytes arrived: the whole head must follow within the timeout,
@@ -886,32 +901,40 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         return await _source.ReadAsync(linked?.Token ?? headToken);
     }
 
-    private HeadDecision HandleHead(ReadOnlyMemory<byte> headMemory)
+    private HeadDecision HandleHead(ReadOnlyMemory<byte> headMemory, ReadOnlySpan<byte> head)
     {
-        var head = headMemory.Span;
         var route = RequestRouter.Route(head, Request.Head, _tunnel, _tunnelHostKind, _settings);
-        switch (route.Kind)
+        var shape = route.Kind switch
         {
-            case RouteKind.Connect:
-                return TakeConnect(head);
-            case RouteKind.Refuse:
-                return HeadDecision.Refuse(route.Reason);
-            case RouteKind.Verbatim:
-                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, Request.Head, TargetShape.Verbatim, default, default, default, false, 0, _tunnel)));
-            case RouteKind.ProxyPage:
-                return ServePage(head, route.Page!, head[route.PathAndQuery]);
-            case RouteKind.ProxyHostPath:
-                // Other proxy-host paths reach the app unprefixed, with the Host header naming that host, so the app
-                // can route them with RequireHost.
-                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, Request.Head, TargetShape.ProxyHostPath, default, head[route.Host],
-                    head[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical)));
-            case RouteKind.Prefixed:
-                return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, Request.Head, TargetShape.Prefixed, _settings.FixedPrefix, head[route.Host],
-                    head[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical)));
-            default:
-                return Resolve(headMemory, route);
+            RouteKind.Prefixed => TargetShape.Prefixed,
+
+            // Other proxy-host paths reach the app unprefixed, with the Host header naming that host, so the app can
+            // route them with RequireHost.
+            RouteKind.ProxyHostPath => TargetShape.ProxyHostPath,
+            RouteKind.Verbatim => TargetShape.Verbatim,
+            _ => TargetShape.Resolved,
+        };
+        if (shape == TargetShape.Resolved)
+        {
+            return HandleOtherRoute(headMemory, head, route);
         }
+
+        // One plan and one hand-out for the three routes written here (a verbatim route's host and path are empty): each
+        // copy of them would be one more stack slot to clear on every call.
+        HandOutHead(head, new HeadPlan(head, Request.Head, shape, shape == TargetShape.Prefixed ? _settings.FixedPrefix : default,
+            head[route.Host], head[route.PathAndQuery], route.Https, route.Port, _tunnel, route.HostIsCanonical));
+        return HeadDecision.Handed();
     }
+
+    /// <summary>The routes <see cref="HandleHead"/> does not write: CONNECT, refusals, the proxy's pages, the resolver.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private HeadDecision HandleOtherRoute(ReadOnlyMemory<byte> headMemory, ReadOnlySpan<byte> head, HeadRoute route) => route.Kind switch
+    {
+        RouteKind.Connect => TakeConnect(head),
+        RouteKind.Refuse => HeadDecision.Refuse(route.Reason),
+        RouteKind.ProxyPage => ServePage(head, route.Page!, head[route.PathAndQuery]),
+        _ => Resolve(headMemory, route),
+    };
 
     /// <summary>
     /// The Connect stage answers CONNECT once Kestrel (if it ran) is done with this connection: hand it the parsed head,
@@ -930,7 +953,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         _mode = Mode.Ended;
         _source.AdvanceTo(Request.Buffer.GetPosition(Request.SourceHeadLength));
         _hasBuffer = false;
-        return HeadDecision.Handed(new ReadResult(default, false, true));
+        return HeadDecision.Handed(ended: true);
     }
 
     /// <summary>Hands the request to the resolver; <see cref="ReadHeadAsync"/> awaits it in <see cref="ResolveAsync"/>.</summary>
@@ -942,7 +965,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         var hostString = host.IsEmpty ? _tunnel!.Host : TargetBuilder.NormalizeHost(Encoding.ASCII.GetString(host));
         _resolver.Context.Set(headMemory, Request.Head, route.Https ? "https" : "http", hostString, route.Port, PathString(headMemory.Span[route.PathAndQuery]),
             _tunnel is not null, _tunnel?.ConnectHeaders);
-        return new HeadDecision(HeadAction.Resolve, default, Head: headMemory);
+        return new HeadDecision(HeadAction.Resolve, Bytes: headMemory);
     }
 
     private async ValueTask<HeadDecision> ResolveAsync(ReadOnlyMemory<byte> headMemory, CancellationToken cancellationToken)
@@ -960,8 +983,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
 
         var head = headMemory.Span;
         var route = _resolver.Route;
-        return HeadDecision.Handed(HandOutHead(head, new HeadPlan(head, Request.Head, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), head[route.Host],
-            default, route.Https, route.Port, _tunnel)));
+        HandOutHead(head, new HeadPlan(head, Request.Head, TargetShape.Resolved, Encoding.ASCII.GetBytes(newTarget), head[route.Host],
+            default, route.Https, route.Port, _tunnel));
+        return HeadDecision.Handed();
     }
 
     private static string PathString(ReadOnlySpan<byte> pathAndQuery)
@@ -971,7 +995,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     }
 
     /// <summary>Hands Kestrel the head <see cref="HeadWriter"/> writes for <paramref name="plan"/> and sets up the body that follows.</summary>
-    private ReadResult HandOutHead(ReadOnlySpan<byte> head, in HeadPlan plan)
+    [MethodImpl(MethodImplOptions.NoInlining)] // its frame apart: inlined, the plan's copies were cleared on every call
+    private void HandOutHead(ReadOnlySpan<byte> head, in HeadPlan plan)
     {
         var output = ArrayPool<byte>.Shared.Rent(HeadWriter.MaxLength(head, plan));
         var written = HeadWriter.Write(output, head, Request.Head, plan);
@@ -1007,8 +1032,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         // writer gives small streamed responses a length instead (SPEC §3.7, issue 10.5).
         Request.HoldResponse = _tunnel is not null && Request.Head.ConnectionKeepAlive && !Request.Head.ConnectionUpgrade && !Request.Head.Method(head).SequenceEqual("HEAD"u8);
         _mode = Mode.HeadHandedOut;
-        return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
     }
+
+    /// <summary>What Kestrel reads for a head handed out: the head just written, or the end of the input.</summary>
+    private ReadResult HandedResult(in HeadDecision decision)
+        => decision.Close ? new ReadResult(default, false, true) : new ReadResult(new ReadOnlySequence<byte>(Request.HeadOut!, 0, Request.HeadOutLength), false, false);
 
     private HeadDecision ServePage(ReadOnlySpan<byte> head, byte[] page, ReadOnlySpan<byte> pathAndQuery)
     {
@@ -1019,7 +1047,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
             ProxyTunnelLog.ServedProxyPage(_settings.Logger, _connectionId, Encoding.ASCII.GetString(pathAndQuery));
         }
 
-        return new HeadDecision(HeadAction.ServePage, default, Page: isHead ? page.AsMemory(0, ProxyHostPages.HeadLength(page)) : page, Close: close);
+        return new HeadDecision(HeadAction.ServePage, Bytes: isHead ? page.AsMemory(0, ProxyHostPages.HeadLength(page)) : page, Close: close);
     }
 
     private bool ConnectionClose(ReadOnlySpan<byte> head)
@@ -1052,7 +1080,18 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         await ProxyResponses.RefuseAsync(Responses, reason, realm, _settings.Logger, _settings.Metrics, _connectionId);
     }
 
-    private ReadOnlySpan<byte> Linearize(in ReadOnlySequence<byte> data)
+    // A head over several segments, in methods of their own: inlined, each sequence slice would be a stack slot cleared
+    // on every call of the common path.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool IsEmptyFrom(int skip) => Request.Buffer.Slice(skip).IsEmpty;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ReadOnlySpan<byte> LinearizeFrom(int skip) => Linearize(Request.Buffer.Slice(skip));
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ReadOnlyMemory<byte> LinearizeMemoryFrom(int skip, int length) => LinearizeMemory(Request.Buffer.Slice(skip), length);
+
+    private ReadOnlySpan<byte> Linearize(scoped in ReadOnlySequence<byte> data)
     {
         if (data.IsSingleSegment)
         {

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Buffers.Text;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
@@ -16,6 +17,9 @@ internal static class TargetBuilder
 {
     private static readonly SearchValues<byte> AuthorityEnd = SearchValues.Create("/?#\\"u8);
 
+    private static readonly ulong HttpScheme = BinaryPrimitives.ReadUInt64LittleEndian("http://\0"u8);
+    private static readonly ulong HttpsScheme = BinaryPrimitives.ReadUInt64LittleEndian("https://"u8);
+
     /// <summary>Splits <c>http[s]://host[:port][/path][?query]</c>. The host range is the raw host (IPv6 with brackets,
     /// one trailing dot dropped), checked to have a canonical form; write it through <see cref="WriteOrigin"/> or
     /// <see cref="WriteAuthority"/>. The path range runs to the end (a fragment there is dropped when written).</summary>
@@ -24,21 +28,24 @@ internal static class TargetBuilder
 
     /// <summary>Like <see cref="ParseAbsolute(ReadOnlySpan{byte}, out bool, out Range, out int, out Range)"/>, and
     /// <paramref name="hostIsCanonical"/> tells whether the host range is canonical already (<see cref="HostName.IsCanonical"/>),
-    /// so the writers may be told so and copy it.</summary>
+    /// so the writers may be told so and copy it. <paramref name="shortcut"/>: whether a canonical name right up to the path may be taken in one search (false only
+    /// to hold that shortcut to the general path in tests).</summary>
     public static RejectReason ParseAbsolute(ReadOnlySpan<byte> target, out bool https, out Range host, out int port, out Range pathAndQuery,
-        out bool hostIsCanonical)
+        out bool hostIsCanonical, bool shortcut = true)
     {
         https = false;
         hostIsCanonical = false;
         host = default;
         port = 0;
         pathAndQuery = default;
+        // The scheme a word at a time: its letters with 0x20 set are lower-case (no other byte becomes one so).
         int schemeLength;
-        if (target.Length > 7 && Ascii.EqualsIgnoreCase(target[..7], "http://"u8))
+        var word = target.Length >= 8 ? BinaryPrimitives.ReadUInt64LittleEndian(target) : 0;
+        if (target.Length > 7 && ((word | 0x2020_2020) & 0x00FF_FFFF_FFFF_FFFF) == HttpScheme)
         {
             schemeLength = 7;
         }
-        else if (target.Length > 8 && Ascii.EqualsIgnoreCase(target[..8], "https://"u8))
+        else if (target.Length > 8 && (word | 0x20_2020_2020) == HttpsScheme)
         {
             schemeLength = 8;
             https = true;
@@ -49,6 +56,18 @@ internal static class TargetBuilder
         }
 
         var rest = target[schemeLength..];
+
+        // Nearly every URL: a canonical name right up to the path (no port, no userinfo), in one search.
+        var run = shortcut ? HostName.CanonicalCharsLength(rest) : 0;
+        if (shortcut && run > 0 && (run == rest.Length || rest[run] is (byte)'/' or (byte)'?' or (byte)'#' or (byte)'\\') && HostName.HasCanonicalLabels(rest[..run]))
+        {
+            hostIsCanonical = true;
+            port = https ? 443 : 80;
+            host = new Range(schemeLength, schemeLength + run);
+            pathAndQuery = new Range(schemeLength + run, target.Length);
+            return RejectReason.None;
+        }
+
         // As in WHATWG's authority state for special schemes: a backslash and "#" end the authority too.
         var authorityEnd = rest.IndexOfAny(AuthorityEnd);
         if (authorityEnd < 0)

@@ -164,8 +164,20 @@ internal sealed class HostName : IEquatable<HostName>
     /// it an IPv4 form), so <see cref="WriteCanonical"/> would copy it as it is. One vectorized check of the bytes, then
     /// one search per label.</summary>
     public static bool IsCanonical(ReadOnlySpan<byte> host)
+        => !host.IsEmpty && host.Length <= MaxLength && !host.ContainsAnyExcept(CanonicalDnsChars) && HasCanonicalLabels(host);
+
+    /// <summary>How many bytes from the start of <paramref name="text"/> are ones a canonical DNS name may hold
+    /// (<c>a-z 0-9 - . _</c>): where a canonical host in it would have to end.</summary>
+    public static int CanonicalCharsLength(ReadOnlySpan<byte> text)
     {
-        if (host.IsEmpty || host.Length > MaxLength || host.ContainsAnyExcept(CanonicalDnsChars))
+        var other = text.IndexOfAnyExcept(CanonicalDnsChars);
+        return other < 0 ? text.Length : other;
+    }
+
+    /// <summary>The label rules of <see cref="IsCanonical"/> for a host of only canonical DNS bytes: one search per label.</summary>
+    public static bool HasCanonicalLabels(ReadOnlySpan<byte> host)
+    {
+        if (host.IsEmpty || host.Length > MaxLength)
         {
             return false;
         }

@@ -165,6 +165,165 @@ public sealed class CanonicalFastPathTests
         }
     }
 
+    private static readonly string[] HeaderLines =
+    [
+        "X: a", "X: a\tb", "X:\t", "X: a\u0001b", "X: a\u007fb", "X: a\rb", "X: a\r", "X: a\r\r", "X:\u0000", "X: \u00e9\u0080\u009f\u00ff",
+        "X : a", " X: a", "X\u0001: a", "Content-Length: 5", "Content-Length: 5\r\nContent-Length: 5", "Transfer-Encoding: chunked",
+        "Host: a\r\nHost: b", "Proxy-Connection: keep-alive", "X: a\nY: b", "X: a\u001f", "\u0001",
+    ];
+
+    private static readonly string[] RequestLines = ["GET / HTTP/1.1", "GET /\u0001 HTTP/1.1", "GET\t/ HTTP/1.1", "GET / HTTP/1.1\u007f"];
+
+    private static IEnumerable<TestCaseData> HeaderBlocks()
+        => from requestLine in RequestLines from line in HeaderLines select new TestCaseData(requestLine, line);
+
+    /// <summary>
+    /// FindHeadEnd vouches for a head whose control bytes are only HT and CR LF pairs, and Parse then reads its lines
+    /// without looking at the bytes again: wherever the odd byte falls against the scan's vectors (moved by a padding
+    /// line), and whatever follows the head, that must come to the same lines or refusal as the general path.
+    /// </summary>
+    [TestCaseSource(nameof(HeaderBlocks))]
+    public void HeaderBlock_IsParsedAlikeWhenTheScanVouchesForIt(string requestLine, string line)
+    {
+        for (var pad = 0; pad <= 40; pad++)
+        {
+            var headText = $"{requestLine}\r\nX-Pad: {new string('p', pad)}\r\n{line}\r\nAccept: */*\r\n\r\n";
+            foreach (var text in new[] { headText, headText + "\u0000\r\u007f\nGET /next" })
+            {
+                var bytes = Encoding.Latin1.GetBytes(text);
+                var head = new RequestHead();
+                var lineStart = 0;
+                var requestLineEnd = 0;
+                var length = RequestHeadParser.FindHeadEnd(bytes, ref lineStart, ref requestLineEnd, 8192, 32768, out var reason, head);
+                var general = RequestHeadParserTests.Parse(text);
+                if (length <= 0)
+                {
+                    Assert.That(reason, Is.EqualTo(general.Reason), text);
+                    continue;
+                }
+
+                var vouched = head.TakeLinesVouched();
+                var clean = IsClean(headText);
+                Assert.That(vouched, Is.EqualTo(clean && bytes.Length >= 32), text);
+                head.FoundEnd(vouched);
+                var fast = RequestHeadParser.Parse(bytes.AsSpan(0, length), requestLineEnd, head);
+                Assert.That(fast, Is.EqualTo(general.Reason), text);
+                if (fast == RejectReason.None)
+                {
+                    Assert.That(head.Lines.ToArray(), Is.EqualTo(general.Head.Lines.ToArray()), text);
+                    Assert.That((head.ContentLength, head.IsChunked, head.HostLine, head.RemovedCount),
+                        Is.EqualTo((general.Head.ContentLength, general.Head.IsChunked, general.Head.HostLine, general.Head.RemovedCount)), text);
+                }
+            }
+        }
+    }
+
+    /// <summary>No control byte but HT, and every CR followed by an LF and every LF preceded by a CR.</summary>
+    private static bool IsClean(string head)
+    {
+        for (var i = 0; i < head.Length; i++)
+        {
+            var c = head[i];
+            var ok = c switch
+            {
+                '\r' => i + 1 < head.Length && head[i + 1] == '\n',
+                '\n' => i > 0 && head[i - 1] == '\r',
+                '\t' => true,
+                _ => c >= 0x20 && c != 0x7F,
+            };
+            if (!ok)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>An absolute URL whose host is a canonical name up to the path is split in one search: it must come
+    /// to the same parts as the general split, for every host, path and port of the tables and any scheme case.</summary>
+    [TestCaseSource(nameof(HostAndPathPairs))]
+    public void AbsoluteTarget_IsSplitAlikeByTheShortcutAndTheGeneralPath(string host, string path)
+    {
+        foreach (var scheme in new[] { "http://", "https://", "HTTP://", "hTtPs://", "http:/", "httpx://", "ftp://" })
+        {
+            foreach (var port in new[] { "", ":80", ":443", ":8080", ":", "@x" })
+            {
+                var target = Encoding.Latin1.GetBytes(scheme + host + port + path);
+                var fast = TargetBuilder.ParseAbsolute(target, out var https1, out var host1, out var port1, out var path1, out var canonical1);
+                var general = TargetBuilder.ParseAbsolute(target, out var https2, out var host2, out var port2, out var path2, out var canonical2, shortcut: false);
+                Assert.That(fast, Is.EqualTo(general), Encoding.Latin1.GetString(target));
+                if (fast == RejectReason.None)
+                {
+                    Assert.That((https1, host1, port1, path1, canonical1), Is.EqualTo((https2, host2, port2, path2, canonical2)), Encoding.Latin1.GetString(target));
+                }
+            }
+        }
+    }
+
+    [TestCase("GET / HTTP/1.1")]
+    [TestCase("GET /a?b=c HTTP/1.0")]
+    [TestCase("GET http://example.com/x HTTP/1.1")]
+    [TestCase("GET /a b HTTP/1.1")]
+    [TestCase("GET  / HTTP/1.1")]
+    [TestCase("GET /  HTTP/1.1")]
+    [TestCase("GET /#a HTTP/1.1")]
+    [TestCase("GET /\u0080 HTTP/1.1")]
+    [TestCase("GET /\u007f HTTP/1.1")]
+    [TestCase("GET /\t HTTP/1.1")]
+    [TestCase("GET / HTTP/1.2")]
+    [TestCase("GET / HTTP/2.0")]
+    [TestCase("GET / http/1.1")]
+    [TestCase("GET / HTTP/1.1 ")]
+    [TestCase("GET /x HTTP/1.11")]
+    [TestCase("GET * HTTP/1.1")]
+    [TestCase("GET a HTTP/1.1")]
+    [TestCase("GET HTTP/1.1")]
+    [TestCase("GET  HTTP/1.1")]
+    [TestCase("get / HTTP/1.1")]
+    [TestCase("GETS / HTTP/1.1")]
+    [TestCase("POST / HTTP/1.1")]
+    public void RequestLine_IsReadAlikeByTheGetShortcutAndTheGeneralPath(string line)
+    {
+        var bytes = Encoding.Latin1.GetBytes(line);
+        var fast = new RequestHead();
+        var general = new RequestHead();
+        var reason = RequestHeadParser.ParseAnyRequestLine(bytes, general);
+        if (!RequestHeadParser.TryParseGetLine(bytes, fast))
+        {
+            return;
+        }
+
+        Assert.That(reason, Is.EqualTo(RejectReason.None), line);
+        Assert.That((fast.MethodLength, fast.TargetStart, fast.TargetLength, fast.IsHttp10, fast.IsConnect),
+            Is.EqualTo((general.MethodLength, general.TargetStart, general.TargetLength, general.IsHttp10, general.IsConnect)), line);
+    }
+
+    /// <summary>The framing names compared a word at a time against every token byte in every place, with
+    /// <see cref="System.Text.Ascii.EqualsIgnoreCase(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/> as the judge.</summary>
+    [TestCase("host")]
+    [TestCase("connection")]
+    [TestCase("content-length")]
+    [TestCase("transfer-encoding")]
+    [TestCase("proxy-connection")]
+    [TestCase("proxy-authorization")]
+    public void FramingName_IsComparedAlikeAWordAtATime(string lower)
+    {
+        const string TokenBytes = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        var expected = Encoding.ASCII.GetBytes(lower);
+        for (var place = 0; place < expected.Length; place++)
+        {
+            foreach (var c in TokenBytes)
+            {
+                var name = (byte[])expected.Clone();
+                name[place] = (byte)c;
+                Assert.That(RequestHeadParser.NameIs(name, expected), Is.EqualTo(System.Text.Ascii.EqualsIgnoreCase(name, expected)), Encoding.ASCII.GetString(name));
+            }
+        }
+
+        Assert.That(RequestHeadParser.NameIs(Encoding.ASCII.GetBytes(lower.ToUpperInvariant()), expected), Is.True);
+    }
+
     private static readonly RewriteSettings Settings = new(new ProxyTunnelOptions { Prefix = "/p/" }, pages: null, NullLogger.Instance);
 
     private static string Write(byte[] head, RequestHead parsed, HeadRoute route, bool hostIsCanonical)
