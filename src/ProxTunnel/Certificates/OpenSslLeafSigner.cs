@@ -42,12 +42,7 @@ internal sealed class OpenSslLeafSigner : IDisposable
             return null;
         }
 
-        var rootKey = root.Key switch
-        {
-            ECDsa ecdsa => DuplicateHandle(ecdsa),
-            RSA rsa => DuplicateHandle(rsa),
-            _ => null,
-        };
+        var rootKey = DuplicateHandle(root.Key, copyOtherKeys: true);
         return rootKey is null ? null : new OpenSslLeafSigner(rootKey, root.Certificate.SubjectName.RawData);
     }
 
@@ -63,12 +58,7 @@ internal sealed class OpenSslLeafSigner : IDisposable
             return null;
         }
 
-        using var keyHandle = key switch
-        {
-            ECDsaOpenSsl ecdsa => ecdsa.DuplicateKeyHandle(),
-            RSAOpenSsl rsa => rsa.DuplicateKeyHandle(),
-            _ => null,
-        };
+        using var keyHandle = DuplicateHandle(key, copyOtherKeys: false);
         if (keyHandle is null)
         {
             return null;
@@ -232,30 +222,33 @@ internal sealed class OpenSslLeafSigner : IDisposable
         }
     }
 
+    /// <summary>A reference to <paramref name="key"/>'s OpenSSL key; for another ECDSA or RSA key (the root, loaded by the
+    /// platform's default type), with <paramref name="copyOtherKeys"/>, one to an OpenSSL copy of it; else null.</summary>
     [SupportedOSPlatform("linux")]
-    private static SafeEvpPKeyHandle DuplicateHandle(ECDsa key)
+    private static SafeEvpPKeyHandle? DuplicateHandle(AsymmetricAlgorithm key, bool copyOtherKeys)
     {
-        if (key is ECDsaOpenSsl openSsl)
+        switch (key)
         {
-            return openSsl.DuplicateKeyHandle();
+            case ECDsaOpenSsl ecdsa:
+                return ecdsa.DuplicateKeyHandle();
+            case RSAOpenSsl rsa:
+                return rsa.DuplicateKeyHandle();
+            case ECDsa or RSA when copyOtherKeys:
+                var pkcs8 = key.ExportPkcs8PrivateKey();
+                try
+                {
+                    using AsymmetricAlgorithm copy = key is ECDsa ? new ECDsaOpenSsl() : new RSAOpenSsl();
+                    copy.ImportPkcs8PrivateKey(pkcs8, out _);
+                    return DuplicateHandle(copy, copyOtherKeys: false);
+                }
+                finally
+                {
+                    CryptographicOperations.ZeroMemory(pkcs8);
+                }
+
+            default:
+                return null;
         }
-
-        using var copy = new ECDsaOpenSsl();
-        copy.ImportParameters(key.ExportParameters(includePrivateParameters: true));
-        return copy.DuplicateKeyHandle();
-    }
-
-    [SupportedOSPlatform("linux")]
-    private static SafeEvpPKeyHandle DuplicateHandle(RSA key)
-    {
-        if (key is RSAOpenSsl openSsl)
-        {
-            return openSsl.DuplicateKeyHandle();
-        }
-
-        using var copy = new RSAOpenSsl();
-        copy.ImportParameters(key.ExportParameters(includePrivateParameters: true));
-        return copy.DuplicateKeyHandle();
     }
 
     /// <summary>True when libcrypto.so.3 loads and is the library .NET's own crypto runs on.</summary>
