@@ -466,16 +466,17 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
 
     private void Accept(in ReadResult sourceResult)
     {
-        Request.Buffer = sourceResult.Buffer;
+        var request = Request;
+        request.Buffer = sourceResult.Buffer;
         _sourceCompleted = sourceResult.IsCompleted;
         _hasBuffer = true;
-        if (_mode == Mode.ChunkedBody && Request.BodyError == RejectReason.None && !Chunked.IsDone && ChunkedState.Validated < Request.Buffer.Length)
+        if (_mode == Mode.ChunkedBody && request.BodyError == RejectReason.None && !Chunked.IsDone && ChunkedState.Validated < request.Buffer.Length)
         {
-            ChunkedState.Validated += Chunked.Accept(Request.Buffer.Slice(ChunkedState.Validated), out Request.BodyError);
-            if (Request.BodyError != RejectReason.None)
+            ChunkedState.Validated += Chunked.Accept(request.Buffer.Slice(ChunkedState.Validated), out request.BodyError);
+            if (request.BodyError != RejectReason.None)
             {
                 _settings.Metrics.BadRequests.Add(1);
-                ProxyTunnelLog.BodyRejected(_settings.Logger, _connectionId, Request.BodyError);
+                ProxyTunnelLog.BodyRejected(_settings.Logger, _connectionId, request.BodyError);
             }
         }
     }
@@ -483,23 +484,24 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     /// <summary>The body bytes Kestrel may have now: never past the end of the body or past a refused byte.</summary>
     private ReadResult HandOutBody()
     {
-        var available = _mode == Mode.ContentLengthBody ? Math.Min(Request.Buffer.Length, Request.BodyRemaining) : Math.Min(ChunkedState.Validated, ChunkedLimit());
-        Request.Handed = available;
-        if (Request.BodyError != RejectReason.None && (available == 0 || Request.BodyStalled))
+        var request = Request;
+        var available = _mode == Mode.ContentLengthBody ? Math.Min(request.Buffer.Length, request.BodyRemaining) : Math.Min(ChunkedState.Validated, ChunkedLimit());
+        request.Handed = available;
+        if (request.BodyError != RejectReason.None && (available == 0 || request.BodyStalled))
         {
             FailBody();
         }
 
         // A client that stops mid-body ends Kestrel's input after the last good byte: Kestrel then aborts the request.
         // A refused byte takes precedence: the read after the good bytes fails the body.
-        var ended = Request.BodyError == RejectReason.None && _sourceCompleted
-            && (_mode == Mode.ChunkedBody ? !Chunked.IsDone : available == Request.Buffer.Length);
+        var ended = request.BodyError == RejectReason.None && _sourceCompleted
+            && (_mode == Mode.ChunkedBody ? !Chunked.IsDone : available == request.Buffer.Length);
         if (ended)
         {
             _mode = Mode.Ended;
         }
 
-        return new ReadResult(Request.Buffer.Slice(0, available), false, ended);
+        return new ReadResult(request.Buffer.Slice(0, available), false, ended);
     }
 
     /// <summary>
@@ -536,10 +538,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     /// <summary>Hands Kestrel the trailer section without the removed lines, through the same path as a rewritten head.</summary>
     private ReadResult HandOutTrailers()
     {
+        var request = Request;
         var start = Chunked.TrailerStart;
         var length = (int)(Chunked.Position - start);
         var output = ArrayPool<byte>.Shared.Rent(length);
-        var source = Request.Buffer.Slice(0, length);
+        var source = request.Buffer.Slice(0, length);
         var written = 0;
         long from = 0;
         foreach (var (lineStart, lineEnd) in Chunked.RemovedTrailers!)
@@ -552,11 +555,11 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         source.Slice(from).CopyTo(output.AsSpan(written));
         written += (int)(length - from);
 
-        Request.HeadOut = output;
-        Request.HeadOutLength = written;
-        Request.HeadOutConsumed = 0;
-        Request.SourceHeadLength = length;
-        Request.AfterHead = Mode.Head;
+        request.HeadOut = output;
+        request.HeadOutLength = written;
+        request.HeadOutConsumed = 0;
+        request.SourceHeadLength = length;
+        request.AfterHead = Mode.Head;
         _mode = Mode.HeadHandedOut;
         return new ReadResult(new ReadOnlySequence<byte>(output, 0, written), false, false);
     }
@@ -578,12 +581,13 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
                     return;
                 }
 
-                var start = Request.Buffer.Start;
-                var consumedBytes = Request.Buffer.Slice(start, consumed).Length;
-                var examinedBytes = Request.Buffer.Slice(start, examined).Length;
+                var request = Request;
+                var start = request.Buffer.Start;
+                var consumedBytes = request.Buffer.Slice(start, consumed).Length;
+                var examinedBytes = request.Buffer.Slice(start, examined).Length;
                 if (_mode == Mode.ContentLengthBody)
                 {
-                    Request.BodyRemaining -= consumedBytes;
+                    request.BodyRemaining -= consumedBytes;
                 }
                 else
                 {
@@ -591,15 +595,15 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
                     ChunkedState.Consumed += consumedBytes;
                 }
 
-                Request.BodyStalled = Request.BodyError != RejectReason.None && examinedBytes == Request.Handed;
+                request.BodyStalled = request.BodyError != RejectReason.None && examinedBytes == request.Handed;
 
                 // Kestrel saw all it was given and wants more, but the rest of the buffer is not yet body it may have
                 // (an unfinished chunk line): wait for new bytes rather than spin on the same ones. A complete trailer
                 // section held back is handed out on the next read instead.
-                if (examinedBytes == Request.Handed && Request.Handed < Request.Buffer.Length && BodyPending() && Request.BodyError == RejectReason.None
+                if (examinedBytes == request.Handed && request.Handed < request.Buffer.Length && BodyPending() && request.BodyError == RejectReason.None
                     && !(_mode == Mode.ChunkedBody && Chunked.IsDone))
                 {
-                    examined = Request.Buffer.End;
+                    examined = request.Buffer.End;
                 }
 
                 _source.AdvanceTo(consumed, examined);
@@ -618,25 +622,26 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
 
     private void AdvanceHead(SequencePosition consumed)
     {
-        var offset = ReferenceEquals(consumed.GetObject(), Request.HeadOut) ? consumed.GetInteger() : Request.HeadOutConsumed;
-        if (offset < Request.HeadOutLength)
+        var request = Request;
+        var offset = ReferenceEquals(consumed.GetObject(), request.HeadOut) ? consumed.GetInteger() : request.HeadOutConsumed;
+        if (offset < request.HeadOutLength)
         {
-            Request.HeadOutConsumed = offset;
+            request.HeadOutConsumed = offset;
             return;
         }
 
-        ArrayPool<byte>.Shared.Return(Request.HeadOut!);
-        Request.HeadOut = null;
-        _source.AdvanceTo(Request.Buffer.GetPosition(Request.SourceHeadLength));
+        ArrayPool<byte>.Shared.Return(request.HeadOut!);
+        request.HeadOut = null;
+        _source.AdvanceTo(request.Buffer.GetPosition(request.SourceHeadLength));
         _hasBuffer = false;
-        _mode = Request.AfterHead;
+        _mode = request.AfterHead;
         if (_mode == Mode.UpgradePending)
         {
             _sniffer.Arm();
         }
-        else if (Request.HoldResponse)
+        else if (request.HoldResponse)
         {
-            Request.HoldResponse = false;
+            request.HoldResponse = false;
             _sniffer.HoldHttp10Response();
         }
     }
@@ -740,15 +745,16 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     /// On <see cref="HeadStep.Complete"/>, <paramref name="head"/> holds the head's bytes in one piece.</summary>
     private HeadStep ScanHead(out int headLength, out int skip, out RejectReason reason, out ReadOnlyMemory<byte> head)
     {
+        var request = Request;
         reason = RejectReason.None;
         headLength = 0;
         head = default;
 
         // The first segment once: nearly every head is all in it, and each look at a sequence's segment costs a call.
-        var first = Request.Buffer.First;
+        var first = request.Buffer.First;
         var span = first.Span;
-        var single = Request.Buffer.IsSingleSegment;
-        skip = span.Length > 0 && span[0] != HttpChars.CR ? 0 : RequestHeadParser.LeadingEmptyLines(Request.Buffer);
+        var single = request.Buffer.IsSingleSegment;
+        skip = span.Length > 0 && span[0] != HttpChars.CR ? 0 : RequestHeadParser.LeadingEmptyLines(request.Buffer);
         if (single ? span.Length == skip : IsEmptyFrom(skip))
         {
             if (_sourceCompleted)
@@ -757,14 +763,14 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
                 return HeadStep.EndOfInput;
             }
 
-            _source.AdvanceTo(Request.Buffer.Start, Request.Buffer.End);
+            _source.AdvanceTo(request.Buffer.Start, request.Buffer.End);
             _hasBuffer = false;
             return HeadStep.NeedMore;
         }
 
         span = single ? span[skip..] : LinearizeFrom(skip);
-        headLength = RequestHeadParser.FindHeadEnd(span, ref Request.Scanned, ref Request.RequestLineEnd,
-            _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out reason, Request.Head);
+        headLength = RequestHeadParser.FindHeadEnd(span, ref request.Scanned, ref request.RequestLineEnd,
+            _settings.MaxRequestLineSize, _settings.MaxRequestHeadersTotalSize, out reason, request.Head);
         if (headLength > 0)
         {
             head = single ? first.Slice(skip, headLength) : LinearizeMemoryFrom(skip, headLength);
@@ -789,7 +795,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
             return HeadStep.Refuse;
         }
 
-        _source.AdvanceTo(Request.Buffer.Start, Request.Buffer.End);
+        _source.AdvanceTo(request.Buffer.Start, request.Buffer.End);
         _hasBuffer = false;
 
         // Waiting for the rest of a head: hold no pooled copy of its start meanwhile (the next read copies again).
@@ -806,25 +812,26 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     /// <summary>Parses the complete head found by <see cref="ScanHead"/> and decides what becomes of it.</summary>
     private HeadDecision DecideHead(int headLength, int skip, ReadOnlyMemory<byte> headMemory)
     {
-        var requestLineEnd = Request.RequestLineEnd;
+        var request = Request;
+        var requestLineEnd = request.RequestLineEnd;
         _awaitingHeadBytes = false;
-        Request.Scanned = 0;
-        Request.RequestLineEnd = 0;
-        if (Request.HeadTimeout is not null)
+        request.Scanned = 0;
+        request.RequestLineEnd = 0;
+        if (request.HeadTimeout is not null)
         {
             // Only heads that arrive in pieces arm it: drop its timer rather than keep it for the connection's life.
-            Request.HeadTimeout.Dispose();
-            Request.HeadTimeout = null;
+            request.HeadTimeout.Dispose();
+            request.HeadTimeout = null;
         }
 
         var head = headMemory.Span;
-        var parseReason = RequestHeadParser.Parse(head, requestLineEnd, Request.Head);
+        var parseReason = RequestHeadParser.Parse(head, requestLineEnd, request.Head);
         if (parseReason != RejectReason.None)
         {
             return HeadDecision.Refuse(parseReason);
         }
 
-        Request.SourceHeadLength = skip + headLength;
+        request.SourceHeadLength = skip + headLength;
         return HandleHead(headMemory, head);
     }
 
@@ -885,13 +892,14 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     /// however the client paces it (Slowloris).</summary>
     private void ArmHeadTimeout()
     {
-        if (Request.HeadTimeout is null || !Request.HeadTimeout.TryReset())
+        var request = Request;
+        if (request.HeadTimeout is null || !request.HeadTimeout.TryReset())
         {
-            Request.HeadTimeout?.Dispose();
-            Request.HeadTimeout = new CancellationTokenSource();
+            request.HeadTimeout?.Dispose();
+            request.HeadTimeout = new CancellationTokenSource();
         }
 
-        Request.HeadTimeout.CancelAfter(_settings.RequestHeadersTimeout);
+        request.HeadTimeout.CancelAfter(_settings.RequestHeadersTimeout);
     }
 
     private async ValueTask<ReadResult> ReadWithHeadTimeoutAsync(CancellationToken cancellationToken)
@@ -998,39 +1006,40 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     [MethodImpl(MethodImplOptions.NoInlining)] // its frame apart: inlined, the plan's copies were cleared on every call
     private void HandOutHead(ReadOnlySpan<byte> head, in HeadPlan plan)
     {
+        var request = Request;
         var output = ArrayPool<byte>.Shared.Rent(HeadWriter.MaxLength(head, plan));
-        var written = HeadWriter.Write(output, head, Request.Head, plan);
+        var written = HeadWriter.Write(output, head, request.Head, plan);
         if (plan.Shape is TargetShape.Prefixed or TargetShape.Resolved)
         {
             _settings.Metrics.RequestsRewritten.Add(1);
         }
 
-        Request.HeadOut = output;
-        Request.HeadOutLength = written;
-        Request.HeadOutConsumed = 0;
-        if (Request.Head.ConnectionUpgrade)
+        request.HeadOut = output;
+        request.HeadOutLength = written;
+        request.HeadOutConsumed = 0;
+        if (request.Head.ConnectionUpgrade)
         {
-            Request.AfterHead = Mode.UpgradePending;
+            request.AfterHead = Mode.UpgradePending;
         }
-        else if (Request.Head.IsChunked)
+        else if (request.Head.IsChunked)
         {
-            Request.AfterHead = Mode.ChunkedBody;
-            Request.ChunkedBody ??= new ChunkedBody();
+            request.AfterHead = Mode.ChunkedBody;
+            request.ChunkedBody ??= new ChunkedBody();
             Chunked.Reset(_settings.MaxRequestHeadersTotalSize);
-            Request.ChunkedBody.Validated = 0;
-            Request.ChunkedBody.Consumed = 0;
-            Request.BodyError = RejectReason.None;
-            Request.BodyStalled = false;
+            request.ChunkedBody.Validated = 0;
+            request.ChunkedBody.Consumed = 0;
+            request.BodyError = RejectReason.None;
+            request.BodyStalled = false;
         }
         else
         {
-            Request.AfterHead = Mode.ContentLengthBody;
-            Request.BodyRemaining = Math.Max(0, Request.Head.ContentLength);
+            request.AfterHead = Mode.ContentLengthBody;
+            request.BodyRemaining = Math.Max(0, request.Head.ContentLength);
         }
 
         // Kestrel answers HTTP/1.0 keep-alive with a length when it has one, else by closing: inside a tunnel the
         // writer gives small streamed responses a length instead (SPEC §3.7, issue 10.5).
-        Request.HoldResponse = _tunnel is not null && Request.Head.ConnectionKeepAlive && !Request.Head.ConnectionUpgrade && !Request.Head.Method(head).SequenceEqual("HEAD"u8);
+        request.HoldResponse = _tunnel is not null && request.Head.ConnectionKeepAlive && !request.Head.ConnectionUpgrade && !request.Head.Method(head).SequenceEqual("HEAD"u8);
         _mode = Mode.HeadHandedOut;
     }
 
@@ -1119,14 +1128,15 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
 
     private void EnsureScratch(int length)
     {
-        if (Request.Scratch is null || Request.Scratch.Length < length)
+        var request = Request;
+        if (request.Scratch is null || request.Scratch.Length < length)
         {
-            if (Request.Scratch is not null)
+            if (request.Scratch is not null)
             {
-                ArrayPool<byte>.Shared.Return(Request.Scratch);
+                ArrayPool<byte>.Shared.Return(request.Scratch);
             }
 
-            Request.Scratch = ArrayPool<byte>.Shared.Rent(length);
+            request.Scratch = ArrayPool<byte>.Shared.Rent(length);
         }
     }
 
