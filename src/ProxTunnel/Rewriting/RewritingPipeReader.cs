@@ -1095,13 +1095,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     private bool IsEmptyFrom(int skip) => Request.Buffer.Slice(skip).IsEmpty;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private ReadOnlySpan<byte> LinearizeFrom(int skip) => Linearize(Request.Buffer.Slice(skip));
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private ReadOnlyMemory<byte> LinearizeMemoryFrom(int skip, int length) => LinearizeMemory(Request.Buffer.Slice(skip), length);
-
-    private ReadOnlySpan<byte> Linearize(scoped in ReadOnlySequence<byte> data)
+    private ReadOnlySpan<byte> LinearizeFrom(int skip)
     {
+        var data = Request.Buffer.Slice(skip);
         if (data.IsSingleSegment)
         {
             return data.FirstSpan;
@@ -1113,8 +1109,10 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         return Request.Scratch.AsSpan(0, length);
     }
 
-    private ReadOnlyMemory<byte> LinearizeMemory(in ReadOnlySequence<byte> data, int length)
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ReadOnlyMemory<byte> LinearizeMemoryFrom(int skip, int length)
     {
+        var data = Request.Buffer.Slice(skip);
         var first = data.First;
         if (first.Length >= length)
         {
