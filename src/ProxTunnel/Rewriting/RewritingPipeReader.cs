@@ -6,6 +6,7 @@ using System.Text;
 using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.ObjectPool;
 using ProxTunnel.Connect;
 using ProxTunnel.Diagnostics;
 using ProxTunnel.ProxyHost;
@@ -1172,11 +1173,14 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         _mode = Mode.Ended;
     }
 
+    // Shared by every connection; a burst of busy connections leaves at most this many behind.
+    private static readonly DefaultObjectPool<RequestState> RequestStates = new(new RequestStatePolicy(), Math.Max(64, 16 * Environment.ProcessorCount));
+
     /// <summary>The current request's state, rented when its head starts.</summary>
     private RequestState Request => _request ?? RentRequest();
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private RequestState RentRequest() => _request = RequestState.Rent();
+    private RequestState RentRequest() => _request = RequestStates.Get();
 
     /// <summary>Gives the request state back (with its head's line tables and any pooled buffer): nothing of it is held idle.</summary>
     private void ReturnRequest()
@@ -1184,7 +1188,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         if (_request is { } request)
         {
             _request = null;
-            request.Return();
+            RequestStates.Return(request);
         }
     }
 
@@ -1195,16 +1199,6 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     /// </summary>
     private sealed class RequestState
     {
-        // A burst of busy connections leaves at most this many behind.
-        private static readonly RequestState?[] Free = new RequestState?[Math.Max(64, 16 * Environment.ProcessorCount)];
-        private static readonly Lock FreeLock = new();
-        private static int freeCount;
-
-        // A request's state usually goes back on the thread that rented it (Kestrel runs the request inline from the
-        // idle read's completion and comes back to read): one per thread skips the shared lock then.
-        [ThreadStatic]
-        private static RequestState? t_cached;
-
         public RequestHead Head = new();
         public ReadOnlySequence<byte> Buffer;
 
@@ -1234,29 +1228,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         public bool BodyStalled;
         public long Handed;
 
-        public static RequestState Rent()
-        {
-            if (t_cached is { } cached)
-            {
-                t_cached = null;
-                return cached;
-            }
-
-            lock (FreeLock)
-            {
-                if (freeCount > 0)
-                {
-                    var state = Free[--freeCount]!;
-                    Free[freeCount] = null;
-                    return state;
-                }
-            }
-
-            return new RequestState();
-        }
-
-        /// <summary>Clears this state (its pooled buffers and line tables go back) and keeps it for the next request.</summary>
-        public void Return()
+        /// <summary>Clears this state for the next request: its pooled buffers and line tables go back.</summary>
+        public void Clear()
         {
             Head.Release();
             if (Scratch is not null)
@@ -1273,19 +1246,17 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
             (Buffer, IdleResult, IdleCancellation, Scratch, HeadOut, HeadTimeout) = (default, default, default, null, null, null);
             (Scanned, RequestLineEnd, HeadOutLength, HeadOutConsumed, SourceHeadLength) = (0, 0, 0, 0, 0);
             (AfterHead, HoldResponse, BodyRemaining, BodyError, BodyStalled, Handed) = (default, false, 0, RejectReason.None, false, 0);
-            if (t_cached is null)
-            {
-                t_cached = this;
-                return;
-            }
+        }
+    }
 
-            lock (FreeLock)
-            {
-                if (freeCount < Free.Length)
-                {
-                    Free[freeCount++] = this;
-                }
-            }
+    private sealed class RequestStatePolicy : IPooledObjectPolicy<RequestState>
+    {
+        public RequestState Create() => new();
+
+        public bool Return(RequestState state)
+        {
+            state.Clear();
+            return true;
         }
     }
 
