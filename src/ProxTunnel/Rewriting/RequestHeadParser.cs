@@ -322,22 +322,12 @@ internal static class RequestHeadParser
             var nameLength = Vector256.IsHardwareAccelerated && pos <= lastVector ? NameEnd(Vector256.LoadUnsafe(ref origin, (nuint)pos)) : 0;
             if (nameLength > 0 && pos + nameLength < lf - 1 && Unsafe.Add(ref origin, pos + nameLength) == (byte)':')
             {
-                var valueStart = pos + nameLength + 1;
-                var valueEnd = lf - 1;
-                while (valueStart < valueEnd && HttpChars.IsOws(Unsafe.Add(ref origin, valueStart)))
-                {
-                    valueStart++;
-                }
-
-                while (valueEnd > valueStart && HttpChars.IsOws(Unsafe.Add(ref origin, valueEnd - 1)))
-                {
-                    valueEnd--;
-                }
-
+                // The value with its white space: only the framing lines need it trimmed here (RequestHead.Value
+                // trims the others when they are read, which on the hot path they are not).
                 header.Start = pos;
                 header.NameLength = nameLength;
-                header.ValueStart = valueStart;
-                header.ValueLength = valueEnd - valueStart;
+                header.ValueStart = pos + nameLength + 1;
+                header.ValueLength = lf - 2 - pos - nameLength;
                 header.Remove = false;
             }
             else
@@ -442,6 +432,8 @@ internal static class RequestHeadParser
     private static RejectReason ReadFramingHeader(ReadOnlySpan<byte> head, ReadOnlySpan<byte> name, ref HeaderLine header, int index, RequestHead result,
         ref bool chunkedSeen, ref bool finalCodingChunked)
     {
+        // Stored trimmed: the writer and the Host rules read these lines' values as they are.
+        (header.ValueStart, header.ValueLength) = RequestHead.TrimValue(head, header.ValueStart, header.ValueLength);
         var value = head.Slice(header.ValueStart, header.ValueLength);
         switch (name.Length)
         {

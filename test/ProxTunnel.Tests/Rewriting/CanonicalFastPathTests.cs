@@ -210,13 +210,17 @@ public sealed class CanonicalFastPathTests
                 Assert.That(fast, Is.EqualTo(general.Reason), text);
                 if (fast == RejectReason.None)
                 {
-                    Assert.That(head.Lines.ToArray(), Is.EqualTo(general.Head.Lines.ToArray()), text);
+                    // The vouched path may leave a value's white space for RequestHead.Value to trim: compare what is read.
+                    Assert.That(Read(bytes, head), Is.EqualTo(Read(general.Bytes, general.Head)), text);
                     Assert.That((head.ContentLength, head.IsChunked, head.HostLine, head.RemovedCount),
                         Is.EqualTo((general.Head.ContentLength, general.Head.IsChunked, general.Head.HostLine, general.Head.RemovedCount)), text);
                 }
             }
         }
     }
+
+    private static (int Start, int NameLength, string Value, int End, bool Remove)[] Read(byte[] bytes, RequestHead head)
+        => head.Lines.ToArray().Select(line => (line.Start, line.NameLength, Encoding.Latin1.GetString(RequestHead.Value(bytes, line)), line.End, line.Remove)).ToArray();
 
     /// <summary>No control byte but HT, and every CR followed by an LF and every LF preceded by a CR.</summary>
     private static bool IsClean(string head)
