@@ -371,6 +371,12 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
                     return new ReadResult(new ReadOnlySequence<byte>(Request.HeadOut!, Request.HeadOutConsumed, Request.HeadOutLength - Request.HeadOutConsumed), false, true);
                 case Mode.UpgradePending:
                     _mode = _sniffer.SawSwitchingProtocols ? Mode.Passthrough : Mode.Head;
+                    if (_mode == Mode.Passthrough)
+                    {
+                        // No head comes again: an upgraded connection (a WebSocket) holds no request state for its life.
+                        ReturnRequest();
+                    }
+
                     continue;
                 case Mode.ContentLengthBody:
                 case Mode.ChunkedBody:
@@ -542,7 +548,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         var request = Request;
         var start = Chunked.TrailerStart;
         var length = (int)(Chunked.Position - start);
-        var output = ArrayPool<byte>.Shared.Rent(length);
+        var output = HeadOutput(request, length);
         var source = request.Buffer.Slice(0, length);
         var written = 0;
         long from = 0;
@@ -556,7 +562,6 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         source.Slice(from).CopyTo(output.AsSpan(written));
         written += (int)(length - from);
 
-        request.HeadOut = output;
         request.HeadOutLength = written;
         request.HeadOutConsumed = 0;
         request.SourceHeadLength = length;
@@ -631,8 +636,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
             return;
         }
 
-        ArrayPool<byte>.Shared.Return(request.HeadOut!);
-        request.HeadOut = null;
+        // The buffer stays with the request state for the next head on this connection (the state's Clear gives it
+        // back when the connection goes idle).
+        request.HeadOutLength = 0;
         _source.AdvanceTo(request.Buffer.GetPosition(request.SourceHeadLength));
         _hasBuffer = false;
         _mode = request.AfterHead;
@@ -766,6 +772,7 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
 
             _source.AdvanceTo(request.Buffer.Start, request.Buffer.End);
             _hasBuffer = false;
+            ReleaseBuffers();
             return HeadStep.NeedMore;
         }
 
@@ -799,8 +806,9 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         _source.AdvanceTo(request.Buffer.Start, request.Buffer.End);
         _hasBuffer = false;
 
-        // Waiting for the rest of a head: hold no pooled copy of its start meanwhile (the next read copies again).
-        ReleaseScratch();
+        // Waiting for the rest of a head: hold no pooled copy of its start meanwhile (the next read copies again), nor
+        // the last head's buffer.
+        ReleaseBuffers();
         if (!_awaitingHeadBytes)
         {
             ArmHeadTimeout();
@@ -1008,14 +1016,13 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     private void HandOutHead(ReadOnlySpan<byte> head, in HeadPlan plan)
     {
         var request = Request;
-        var output = ArrayPool<byte>.Shared.Rent(HeadWriter.MaxLength(head, plan));
+        var output = HeadOutput(request, HeadWriter.MaxLength(head, plan));
         var written = HeadWriter.Write(output, head, request.Head, plan);
         if (plan.Shape is TargetShape.Prefixed or TargetShape.Resolved)
         {
             _settings.Metrics.RequestsRewritten.Add(1);
         }
 
-        request.HeadOut = output;
         request.HeadOutLength = written;
         request.HeadOutConsumed = 0;
         if (request.Head.ConnectionUpgrade)
@@ -1042,6 +1049,22 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         // writer gives small streamed responses a length instead (SPEC §3.7, issue 10.5).
         request.HoldResponse = _tunnel is not null && request.Head.ConnectionKeepAlive && !request.Head.ConnectionUpgrade && !request.Head.Method(head).SequenceEqual("HEAD"u8);
         _mode = Mode.HeadHandedOut;
+    }
+
+    /// <summary>The state's head buffer, at least <paramref name="length"/> long: the last head's when it is large enough.</summary>
+    private static byte[] HeadOutput(RequestState request, int length)
+    {
+        if (request.HeadOut is { } buffer && buffer.Length >= length)
+        {
+            return buffer;
+        }
+
+        if (request.HeadOut is not null)
+        {
+            ArrayPool<byte>.Shared.Return(request.HeadOut);
+        }
+
+        return request.HeadOut = ArrayPool<byte>.Shared.Rent(length);
     }
 
     /// <summary>What Kestrel reads for a head handed out: the head just written, or the end of the input.</summary>
@@ -1139,7 +1162,12 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         }
     }
 
-    /// <summary>True while the reader holds a pooled buffer: between requests it never does.</summary>
+    /// <summary>True while the reader holds a pooled copy of a head that arrived in pieces: once the head is handed out it never does.</summary>
+    internal bool HoldsScratch => _request?.Scratch is not null;
+
+    /// <summary>True while the reader holds a pooled buffer: a busy connection keeps its head buffer for the next head;
+    /// one that waits for a head's bytes, or is idle, holds none.</summary>
+
     internal bool HoldsPooledBuffers => _request is { } request && (request.Scratch is not null || request.HeadOut is not null);
 
     /// <summary>True while the parsed head keeps its pooled line tables: a connection waiting for its next head has none.</summary>
@@ -1155,6 +1183,17 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         {
             ArrayPool<byte>.Shared.Return(scratch);
             _request.Scratch = null;
+        }
+    }
+
+    /// <summary>Waiting for a head's bytes: the scratch and the last head's buffer go back too.</summary>
+    private void ReleaseBuffers()
+    {
+        ReleaseScratch();
+        if (_request?.HeadOut is { } headOut)
+        {
+            ArrayPool<byte>.Shared.Return(headOut);
+            _request.HeadOut = null;
         }
     }
 
@@ -1212,7 +1251,8 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
         public byte[]? Scratch;
         public CancellationTokenSource? HeadTimeout;
 
-        // The rewritten head handed to Kestrel and the source position just past the original head.
+        // The rewritten head handed to Kestrel (its buffer kept for the next head while the state is rented) and the
+        // source position just past the original head.
         public byte[]? HeadOut;
         public int HeadOutLength;
         public int HeadOutConsumed;

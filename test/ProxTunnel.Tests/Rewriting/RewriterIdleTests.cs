@@ -16,10 +16,12 @@ public sealed class RewriterIdleTests
     private const string Request = "GET http://example.com/a HTTP/1.1\r\nHost: example.com\r\nAccept: */*\r\n\r\n";
     private static readonly byte[] RequestBytes = Encoding.ASCII.GetBytes(Request);
 
+    /// <summary>A busy connection keeps only its head buffer for the next head; once Kestrel is done with the
+    /// connection nothing pooled is held.</summary>
     [TestCase(0)]
     [TestCase(10)]
     [TestCase(40)]
-    public async Task AfterEachRequest_HoldsNoPooledBuffer(int cut)
+    public async Task AfterEachRequest_HoldsNoScratch_AndAtTheEndNoPooledBuffer(int cut)
     {
         var bytes = Encoding.ASCII.GetBytes(Request + Request);
         var cuts = cut == 0 ? Array.Empty<int>() : new[] { cut, Request.Length + cut };
@@ -32,8 +34,11 @@ public sealed class RewriterIdleTests
             var head = await rewriter.ReadAsync();
             Assert.That(Encoding.ASCII.GetString(head.Buffer.ToArray()), Does.StartWith("GET /p/http://example.com/a "));
             rewriter.AdvanceTo(head.Buffer.End);
-            Assert.That(rewriter.HoldsPooledBuffers, Is.False, $"after request {i + 1}");
+            Assert.That(rewriter.HoldsScratch, Is.False, $"after request {i + 1}");
         }
+
+        rewriter.Complete();
+        Assert.That(rewriter.HoldsPooledBuffers, Is.False);
     }
 
     [Test]
@@ -50,7 +55,15 @@ public sealed class RewriterIdleTests
         await source.Writer.WriteAsync(bytes.AsMemory(40));
         var head = await pending;
         rewriter.AdvanceTo(head.Buffer.End);
+
+        // The next head in pieces too: the first head's buffer is not held while its rest is awaited.
+        await source.Writer.WriteAsync(bytes.AsMemory(0, 20));
+        var second = rewriter.ReadAsync();
+        Assert.That(second.IsCompleted, Is.False);
         Assert.That(rewriter.HoldsPooledBuffers, Is.False);
+        await source.Writer.WriteAsync(bytes.AsMemory(20));
+        head = await second;
+        rewriter.AdvanceTo(head.Buffer.End);
     }
 
     [Test]
@@ -229,6 +242,30 @@ public sealed class RewriterIdleTests
 
             public void Dispose() => pool._free.Push(this);
         }
+    }
+
+    /// <summary>After a 101 the connection is the upgraded protocol's for good: it holds no request state for its life.</summary>
+    [Test]
+    public async Task AnUpgradedConnection_HoldsNoRequestState()
+    {
+        var source = new Pipe();
+        var responses = new Pipe();
+        var settings = new RewriteSettings(new ProxyTunnelOptions { Prefix = "/p/" }, pages: null, NullLogger.Instance);
+        using var rewriter = new RewritingPipeReader(settings, "idle");
+        rewriter.Start(source.Reader, new ResponseSniffingWriter(responses.Writer), tunnel: null);
+        await source.Writer.WriteAsync(Encoding.ASCII.GetBytes("GET http://example.com/ws HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"));
+        var head = await rewriter.ReadAsync();
+        rewriter.AdvanceTo(head.Buffer.End);
+        await rewriter.Sniffer.WriteAsync(Encoding.ASCII.GetBytes("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"));
+
+        await source.Writer.WriteAsync(new byte[] { 0x81, 0x00 });
+        var frame = await rewriter.ReadAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(frame.Buffer.ToArray(), Is.EqualTo(new byte[] { 0x81, 0x00 }));
+            Assert.That(rewriter.HoldsRequestState, Is.False);
+        });
+        rewriter.AdvanceTo(frame.Buffer.End);
     }
 
     private static RewritingPipeReader StartOn(PipeReader source)
