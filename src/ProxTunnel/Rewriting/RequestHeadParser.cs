@@ -765,12 +765,26 @@ internal static class RequestHeadParser
     /// <summary>True when the comma-separated list holds <paramref name="token"/> (case-insensitive, OWS-trimmed).</summary>
     public static bool ListContains(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token)
     {
-        if (!value.Contains((byte)','))
+        if (value.Length <= token.Length)
         {
-            // One element, as in nearly every Connection header: no list to split.
-            return Ascii.EqualsIgnoreCase(value.Trim(" \t"u8), token);
+            // No longer than the token: only the token itself holds it.
+            return value.Length == token.Length && Ascii.EqualsIgnoreCase(value, token);
         }
 
+        if (!value.Contains((byte)','))
+        {
+            // One element, as in nearly every Connection header: longer than the token, so only white space around it
+            // could make it the token.
+            return (HttpChars.IsOws(value[0]) || HttpChars.IsOws(value[^1])) && Ascii.EqualsIgnoreCase(value.Trim(" \t"u8), token);
+        }
+
+        return ElementsContain(value, token);
+    }
+
+    // The list's split apart: inlined, its enumerator's frame would be cleared on every call of the one-element case.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool ElementsContain(ReadOnlySpan<byte> value, ReadOnlySpan<byte> token)
+    {
         foreach (var range in value.Split((byte)','))
         {
             if (Ascii.EqualsIgnoreCase(value[range].Trim(" \t"u8), token))

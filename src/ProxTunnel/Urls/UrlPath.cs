@@ -23,6 +23,9 @@ internal static class UrlPath
 
     private static readonly SearchValues<byte> SegmentEnd = SearchValues.Create("/?#"u8);
 
+    /// <summary><see cref="Unusual"/> and the fragment's <c>#</c>: a path and query with none of them is canonical.</summary>
+    private static readonly SearchValues<byte> UnusualOrFragment = SearchValues.Create(".%\\#"u8);
+
     /// <summary>
     /// True when <see cref="Write"/> would copy <paramref name="pathAndQuery"/> unchanged: it starts with <c>/</c>, has
     /// no fragment, no backslash and no dot segment in its path. The common case costs one vectorized search up to the
@@ -33,6 +36,12 @@ internal static class UrlPath
         if (pathAndQuery.IsEmpty || pathAndQuery[0] != (byte)'/')
         {
             return false;
+        }
+
+        if (!pathAndQuery.ContainsAny(UnusualOrFragment))
+        {
+            // Many targets: nothing that could start a dot segment anywhere, in one search.
+            return true;
         }
 
         var offset = 0;

@@ -138,6 +138,25 @@ public sealed class RequestHeadParserTests
         Assert.That(found, Is.EqualTo(bytes.Length - "GET /next".Length));
     }
 
+    [TestCase("upgrade", "upgrade", true)]
+    [TestCase("Upgrade", "upgrade", true)]
+    [TestCase(" upgrade\t", "upgrade", true)]
+    [TestCase("\tUPGRADE", "upgrade", true)]
+    [TestCase("upgrad", "upgrade", false)]
+    [TestCase(" upgrad", "upgrade", false)]
+    [TestCase("upgradex", "upgrade", false)]
+    [TestCase("keep-alive", "upgrade", false)]
+    [TestCase("a,b,c,d", "upgrade", false)]
+    [TestCase("keep-alive, Upgrade", "upgrade", true)]
+    [TestCase("keep-alive,upgrade ,x", "upgrade", true)]
+    [TestCase("keep-alive, upgrades", "upgrade", false)]
+    [TestCase("close", "close", true)]
+    [TestCase("", "close", false)]
+    public void ListContains_FindsTheTokenAsAWholeElement(string value, string token, bool expected)
+    {
+        Assert.That(RequestHeadParser.ListContains(Encoding.ASCII.GetBytes(value), Encoding.ASCII.GetBytes(token)), Is.EqualTo(expected));
+    }
+
     internal static (RejectReason Reason, RequestHead Head, byte[] Bytes) Parse(string text)
     {
         var bytes = Encoding.Latin1.GetBytes(text);
