@@ -5,8 +5,8 @@ internal struct HeaderLine
 {
     public int Start;
     public int NameLength;
-    // The value: trimmed for the lines that frame the request or are dropped, possibly with the white space around it
-    // for the others (RequestHead.Value trims it), which the hot path never reads.
+    // The value, possibly with the white space around it: read it through RequestHead.Value, which trims it (most
+    // values are never read, so the parser does not).
     public int ValueStart;
     public int ValueLength;
 

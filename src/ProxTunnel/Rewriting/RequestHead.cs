@@ -200,27 +200,22 @@ internal sealed class RequestHead
     public static ReadOnlySpan<byte> Name(ReadOnlySpan<byte> head, in HeaderLine line) => head.Slice(line.Start, line.NameLength);
 
     /// <summary>The line's value without the white space around it (which <see cref="HeaderLine.ValueStart"/> may include).</summary>
-    public static ReadOnlySpan<byte> Value(ReadOnlySpan<byte> head, in HeaderLine line)
+    public static ReadOnlySpan<byte> Value(ReadOnlySpan<byte> head, scoped in HeaderLine line)
     {
-        var (start, length) = TrimValue(head, line.ValueStart, line.ValueLength);
-        return head.Slice(start, length);
-    }
-
-    /// <summary>The value at <paramref name="start"/> of <paramref name="head"/> with its leading and trailing SP and HT cut off.</summary>
-    public static (int Start, int Length) TrimValue(ReadOnlySpan<byte> head, int start, int length)
-    {
-        var end = start + length;
-        while (start < end && HttpChars.IsOws(head[start]))
+        var value = head.Slice(line.ValueStart, line.ValueLength);
+        var start = 0;
+        var end = value.Length;
+        while (start < end && HttpChars.IsOws(value[start]))
         {
             start++;
         }
 
-        while (end > start && HttpChars.IsOws(head[end - 1]))
+        while (end > start && HttpChars.IsOws(value[end - 1]))
         {
             end--;
         }
 
-        return (start, end - start);
+        return value[start..end];
     }
 
     public ReadOnlySpan<byte> Method(ReadOnlySpan<byte> head) => head[..MethodLength];

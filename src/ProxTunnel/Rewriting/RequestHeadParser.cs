@@ -432,8 +432,7 @@ internal static class RequestHeadParser
     private static RejectReason ReadFramingHeader(ReadOnlySpan<byte> head, ReadOnlySpan<byte> name, ref HeaderLine header, int index, RequestHead result,
         ref bool chunkedSeen, ref bool finalCodingChunked)
     {
-        // Stored trimmed: the writer and the Host rules read these lines' values as they are.
-        (header.ValueStart, header.ValueLength) = RequestHead.TrimValue(head, header.ValueStart, header.ValueLength);
+        // Possibly with white space around it (see HeaderLine): the list readers trim each element themselves.
         var value = head.Slice(header.ValueStart, header.ValueLength);
         switch (name.Length)
         {
@@ -462,6 +461,8 @@ internal static class RequestHeadParser
                 {
                     return RejectReason.MultipleContentLengths;
                 }
+
+                value = RequestHead.Value(head, header);
 
                 if (value.IsEmpty || value.Length > 18 || value.ContainsAnyExceptInRange((byte)'0', (byte)'9')
                     || !Utf8Parser.TryParse(value, out long length, out var used) || used != value.Length)
