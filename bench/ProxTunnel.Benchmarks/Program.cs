@@ -1,11 +1,13 @@
 using BenchmarkDotNet.Running;
+using ProxTunnel.Benchmarks;
 using ProxTunnel.Benchmarks.Http2;
 using ProxTunnel.Benchmarks.Load;
 
 // `load [--seconds N] [--connections N]` runs the end-to-end harness; `load-h2` only its HTTP/2 scenario; `browser-h2`
 // times Chromium page loads over HTTP/2 and HTTP/1.1 tunnels; `idle-client` is the child process the harness starts to
 // hold idle connections; `issuance-cpu` times cache misses on the thread CPU clock; `serve-json`/`serve-yarp` are the
-// reference apps of the gateway scenarios; anything else goes to BenchmarkDotNet.
+// reference apps of the gateway scenarios; `ab` compares two builds of the micro-benchmarks in one process (see
+// PairedComparison); anything else goes to BenchmarkDotNet.
 if (args.Length > 0 && args[0] == "load")
 {
     return await LoadHarness.RunAsync(args[1..]);
@@ -29,6 +31,11 @@ if (args.Length > 0 && args[0] == IdleClient.Command)
 if (args.Length > 0 && args[0] == IssuanceCpu.Command)
 {
     return IssuanceCpu.Run(args[1..]);
+}
+
+if (args.Length > 0 && args[0] == PairedComparison.Command)
+{
+    return PairedComparison.Run(args[1..]);
 }
 
 if (args.Length > 0 && args[0] is ChildApps.Json or ChildApps.Yarp)
