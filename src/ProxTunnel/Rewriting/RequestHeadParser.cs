@@ -322,8 +322,7 @@ internal static class RequestHeadParser
             var nameLength = Vector256.IsHardwareAccelerated && pos <= lastVector ? NameEnd(Vector256.LoadUnsafe(ref origin, (nuint)pos)) : 0;
             if (nameLength > 0 && pos + nameLength < lf - 1 && Unsafe.Add(ref origin, pos + nameLength) == (byte)':')
             {
-                // The value with its white space: only the framing lines need it trimmed here (RequestHead.Value
-                // trims the others when they are read, which on the hot path they are not).
+                // The value with its white space: RequestHead.Value trims it where it is read (most values never are).
                 header.Start = pos;
                 header.NameLength = nameLength;
                 header.ValueStart = pos + nameLength + 1;

@@ -1167,7 +1167,6 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
 
     /// <summary>True while the reader holds a pooled buffer: a busy connection keeps its head buffer for the next head;
     /// one that waits for a head's bytes, or is idle, holds none.</summary>
-
     internal bool HoldsPooledBuffers => _request is { } request && (request.Scratch is not null || request.HeadOut is not null);
 
     /// <summary>True while the parsed head keeps its pooled line tables: a connection waiting for its next head has none.</summary>

@@ -28,8 +28,8 @@ internal static class UrlPath
 
     /// <summary>
     /// True when <see cref="Write"/> would copy <paramref name="pathAndQuery"/> unchanged: it starts with <c>/</c>, has
-    /// no fragment, no backslash and no dot segment in its path. The common case costs one vectorized search up to the
-    /// query and one for a <c>#</c> in it.
+    /// no fragment, no backslash and no dot segment in its path. A target with no <c>.</c>, <c>%</c>, <c>\</c> or <c>#</c>
+    /// costs one vectorized search; any other one search up to the query and one for a <c>#</c> in it.
     /// </summary>
     public static bool IsCanonical(ReadOnlySpan<byte> pathAndQuery)
     {
