@@ -3,7 +3,7 @@ namespace ProxTunnel.Certificates;
 /// <summary><see cref="LeafKeyMode.PerCertificate"/>: generates each key when it is asked for.</summary>
 internal sealed class FreshLeafKeys(CertificateKeyAlgorithm algorithm) : ILeafKeySource
 {
-    public LeafKey Take() => new(CertificateKeys.Create(algorithm), IsShared: false);
+    public LeafKey Take() => LeafKey.Create(algorithm);
 
     public void Dispose()
     {

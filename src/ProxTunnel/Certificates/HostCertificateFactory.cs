@@ -17,10 +17,11 @@ internal sealed class HostCertificateFactory(RootAuthority root, TimeSpan lifeti
     internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key)
         => Issue(target, now, key, CertificateKeys.NewSerialNumber());
 
-    /// <summary><see cref="Issue(CertificateTarget, DateTimeOffset, AsymmetricAlgorithm)"/> with a given serial number.</summary>
-    internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key, byte[] serial)
+    /// <summary><see cref="Issue(CertificateTarget, DateTimeOffset, AsymmetricAlgorithm)"/> with a given serial number, and
+    /// <paramref name="publicKey"/> (<paramref name="key"/>'s public half) when the caller has it encoded already.</summary>
+    internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key, byte[] serial, PublicKey? publicKey = null)
     {
-        var request = new CertificateRequest(BuildSubject(target), new PublicKey(key), HashAlgorithmName.SHA256);
+        var request = new CertificateRequest(BuildSubject(target), publicKey ?? new PublicKey(key), HashAlgorithmName.SHA256);
         var extensions = request.CertificateExtensions;
         extensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, 0, critical: true));
         var usage = key is RSA

@@ -12,7 +12,7 @@ internal sealed class LeafKeyPool : ILeafKeySource
 {
     private const int MaxRsaCapacity = 8;
 
-    private readonly ConcurrentQueue<AsymmetricAlgorithm> _keys = new();
+    private readonly ConcurrentQueue<LeafKey> _keys = new();
     private readonly CertificateKeyAlgorithm _algorithm;
     private readonly int _capacity;
     private int _count;
@@ -43,12 +43,12 @@ internal sealed class LeafKeyPool : ILeafKeySource
         {
             Interlocked.Decrement(ref _count);
             RefillIfAtMost(_capacity / 2);
-            return new LeafKey(key, IsShared: false);
+            return key;
         }
 
         Interlocked.Increment(ref _misses);
         RefillIfAtMost(_capacity / 2);
-        return new LeafKey(CertificateKeys.Create(_algorithm), IsShared: false);
+        return LeafKey.Create(_algorithm);
     }
 
     /// <summary>Fills the pool on the calling thread (benchmarks, to start an iteration full).</summary>
@@ -57,7 +57,7 @@ internal sealed class LeafKeyPool : ILeafKeySource
         // At most one pool's worth per call, even while takers keep draining it.
         for (var made = 0; made < _capacity && !_disposed && Volatile.Read(ref _count) < _capacity; made++)
         {
-            Add(CertificateKeys.Create(_algorithm));
+            Add(LeafKey.Create(_algorithm));
         }
     }
 
@@ -94,7 +94,7 @@ internal sealed class LeafKeyPool : ILeafKeySource
         RefillIfAtMost(_capacity - 1);
     }
 
-    private void Add(AsymmetricAlgorithm key)
+    private void Add(LeafKey key)
     {
         _keys.Enqueue(key);
         Interlocked.Increment(ref _count);

@@ -9,16 +9,16 @@ namespace ProxTunnel.Certificates;
 /// </summary>
 internal sealed class ProcessLeafKey(CertificateKeyAlgorithm algorithm) : ILeafKeySource
 {
-    private readonly Lazy<AsymmetricAlgorithm> _key = new(() => CertificateKeys.Create(algorithm), LazyThreadSafetyMode.ExecutionAndPublication);
+    private readonly Lazy<LeafKey> _key = new(() => LeafKey.Of(CertificateKeys.Create(algorithm), isShared: true), LazyThreadSafetyMode.ExecutionAndPublication);
 
-    public LeafKey Take() => new(_key.Value, IsShared: true);
+    public LeafKey Take() => _key.Value;
 
     public void Dispose()
     {
         // Certificates issued with the key hold their own handle to it, so they stay usable.
         if (_key.IsValueCreated)
         {
-            _key.Value.Dispose();
+            _key.Value.Algorithm.Dispose();
         }
     }
 }

@@ -152,11 +152,11 @@ public sealed class ProxyCertificateAuthority : IDisposable
         if (key.IsShared)
         {
             // The process key never leaves the process: an exported certificate gets a key of its own.
-            key = new LeafKey(CertificateKeys.Create(_options.LeafKeyAlgorithm), IsShared: false);
+            key = LeafKey.Create(_options.LeafKeyAlgorithm);
         }
 
         using (key)
-        using (var certificate = IssueCore(target, _time.GetUtcNow(), key.Algorithm))
+        using (var certificate = IssueCore(target, _time.GetUtcNow(), key))
         {
             var pem = KeyAndCertificatePem.Encode(key.Algorithm, certificate.RawData);
             try
@@ -242,9 +242,9 @@ public sealed class ProxyCertificateAuthority : IDisposable
     internal ILeafKeySource LeafKeys => _keys;
 
     /// <summary>Signs a certificate over <paramref name="key"/> without touching the cache (<see cref="IssueCertificatePem"/>, misses).</summary>
-    internal X509Certificate2 IssueCore(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key)
+    internal X509Certificate2 IssueCore(CertificateTarget target, DateTimeOffset now, LeafKey key)
     {
-        var issued = _factory.Issue(target, now, key);
+        var issued = _factory.Issue(target, now, key.Algorithm, CertificateKeys.NewSerialNumber(), key.PublicKey);
         Interlocked.Increment(ref _issuedCount);
         _metrics.Issued.Add(1);
         if (_logger.IsEnabled(LogLevel.Debug))
@@ -372,7 +372,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
         if (certificate is null)
         {
             using var key = _keys.Take();
-            certificate = IssueCore(target, now, key.Algorithm);
+            certificate = IssueCore(target, now, key);
             _disk?.Save(target.Key, key.Algorithm, certificate);
         }
 
