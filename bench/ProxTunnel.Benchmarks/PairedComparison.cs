@@ -21,7 +21,6 @@ namespace ProxTunnel.Benchmarks;
 internal static class PairedComparison
 {
     public const string Command = "ab";
-    private const int Batch = 1000;
     private const double SliceNanoseconds = 10e6;
 
     public static int Run(string[] args)
@@ -86,11 +85,6 @@ internal static class PairedComparison
     /// calling through a delegate would let profile-guided devirtualization favour whichever build it saw first.</summary>
     private static Func<int, long> Bind(MethodInfo method, object instance)
     {
-        if (method.ReturnType != typeof(long) && method.ReturnType != typeof(int))
-        {
-            throw new ArgumentException($"{method.Name} returns {method.ReturnType.Name}; only int and long are compared");
-        }
-
         var type = instance.GetType();
         var loop = new DynamicMethod($"{type.Name}.{method.Name}.Loop", typeof(long), [type, typeof(int)], type.Module, skipVisibility: true);
         var il = loop.GetILGenerator();
@@ -104,16 +98,25 @@ internal static class PairedComparison
         il.Emit(OpCodes.Stloc, index);
         il.Emit(OpCodes.Br, check);
         il.MarkLabel(body);
-        il.Emit(OpCodes.Ldloc, sum);
         il.Emit(OpCodes.Ldarg_0);
         il.Emit(OpCodes.Call, method);
-        if (method.ReturnType == typeof(int))
+        if (method.ReturnType == typeof(int) || method.ReturnType == typeof(long))
         {
-            il.Emit(OpCodes.Conv_I8);
+            // Summed, so the call's work cannot be dropped.
+            if (method.ReturnType == typeof(int))
+            {
+                il.Emit(OpCodes.Conv_I8);
+            }
+
+            il.Emit(OpCodes.Ldloc, sum);
+            il.Emit(OpCodes.Add);
+            il.Emit(OpCodes.Stloc, sum);
+        }
+        else if (method.ReturnType != typeof(void))
+        {
+            il.Emit(OpCodes.Pop);
         }
 
-        il.Emit(OpCodes.Add);
-        il.Emit(OpCodes.Stloc, sum);
         il.Emit(OpCodes.Ldloc, index);
         il.Emit(OpCodes.Ldc_I4_1);
         il.Emit(OpCodes.Add);
@@ -129,20 +132,26 @@ internal static class PairedComparison
 
     private static void Compare(string method, Func<int, long> a, Func<int, long> b, int rounds, List<(string Name, string Value)> parameters)
     {
-        // Warm both to their final tier (the tiering thread installs code after a pause, hence the sleep), then size
-        // the slices to about 10 ms.
+        // Calls per slice: about 10 ms of A's. Then warm both to their final tier for about a second each (the tiering
+        // thread installs code after a pause, hence the sleep).
+        var calls = 1;
+        while (calls < 1 << 24 && Slice(a, calls) * calls < SliceNanoseconds / 10)
+        {
+            calls *= 2;
+        }
+
+        calls = Math.Max(1, (int)(SliceNanoseconds / Slice(a, calls)));
         for (var pass = 0; pass < 2; pass++)
         {
-            for (var i = 0; i < 30; i++)
+            for (var i = 0; i < 50; i++)
             {
-                Slice(a, 20);
-                Slice(b, 20);
+                Slice(a, calls);
+                Slice(b, calls);
             }
 
             Thread.Sleep(300);
         }
 
-        var batches = Math.Max(1, (int)(SliceNanoseconds / (Slice(a, 20) * Batch)));
         var timesA = new List<double>(rounds);
         var timesB = new List<double>(rounds);
         var differences = new List<double>(rounds);
@@ -151,13 +160,13 @@ internal static class PairedComparison
             double x, y;
             if (round % 2 == 0)
             {
-                x = Slice(a, batches);
-                y = Slice(b, batches);
+                x = Slice(a, calls);
+                y = Slice(b, calls);
             }
             else
             {
-                y = Slice(b, batches);
-                x = Slice(a, batches);
+                y = Slice(b, calls);
+                x = Slice(a, calls);
             }
 
             timesA.Add(x);
@@ -170,18 +179,12 @@ internal static class PairedComparison
             $"{label}: A min {timesA.Min():F1} p10 {Percentile(timesA, 0.1):F1} median {Percentile(timesA, 0.5):F1} ns | B min {timesB.Min():F1} p10 {Percentile(timesB, 0.1):F1} median {Percentile(timesB, 0.5):F1} ns | B − A paired median {Percentile(differences, 0.5):F1} ns (quartiles {Percentile(differences, 0.25):F1}, {Percentile(differences, 0.75):F1}), {rounds} pairs"));
     }
 
-    /// <summary>ns per call over <paramref name="batches"/> batches.</summary>
-    private static double Slice(Func<int, long> loop, int batches)
+    /// <summary>ns per call over <paramref name="calls"/> calls.</summary>
+    private static double Slice(Func<int, long> loop, int calls)
     {
         var start = Stopwatch.GetTimestamp();
-        long sink = 0;
-        for (var batch = 0; batch < batches; batch++)
-        {
-            sink += loop(Batch);
-        }
-
-        GC.KeepAlive(sink);
-        return Stopwatch.GetElapsedTime(start).TotalNanoseconds / ((double)batches * Batch);
+        GC.KeepAlive(loop(calls));
+        return Stopwatch.GetElapsedTime(start).TotalNanoseconds / calls;
     }
 
     private static double Percentile(List<double> values, double fraction)
