@@ -14,9 +14,10 @@ namespace ProxTunnel.Benchmarks;
 /// about 10 ms (A then B, B then A). This machine swings between speed states from one process to the next and within
 /// one; separate BenchmarkDotNet runs of one commit differ by more than a 10 % change, while here both builds see the
 /// same state. It prints each build's minimum, 10th percentile and median ns per call, and the median of the paired
-/// differences B − A with its quartiles: the figure to read. Give one directory as both builds for an A/A check: the
-/// browser heads show no bias there (medians within 2 ns), but benchmarks that walk many objects made in their set-up
-/// (the 1-byte-segment head) do (about 7 %), so their comparisons are left to BenchmarkDotNet.
+/// differences B − A with its quartiles: the figure to read. Where each build's code lands in memory still moves it a
+/// little, so run a comparison in both orders (swap --a and --b), and give one directory as both builds for an A/A
+/// check: the browser heads show up to about 10 ns there, benchmarks that walk many objects made in their set-up (the
+/// 1-byte-segment head) about 7 %, so their comparisons are left to BenchmarkDotNet.
 /// </summary>
 internal static class PairedComparison
 {
