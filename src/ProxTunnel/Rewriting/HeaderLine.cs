@@ -1,14 +1,12 @@
 namespace ProxTunnel.Rewriting;
 
-/// <summary>Offsets of one header line inside a request head.</summary>
+/// <summary>Offsets of one header line inside a request head. Its value runs from just past the colon to the CR LF, with
+/// the white space around it: read it through <see cref="RequestHead.Value"/>, which trims it (most values are never
+/// read, so the parser stores no bounds of its own for them).</summary>
 internal struct HeaderLine
 {
     public int Start;
     public int NameLength;
-    // The value, possibly with the white space around it: read it through RequestHead.Value, which trims it (most
-    // values are never read, so the parser does not).
-    public int ValueStart;
-    public int ValueLength;
 
     /// <summary>Offset just past the line's CRLF.</summary>
     public int End;

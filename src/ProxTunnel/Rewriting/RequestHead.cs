@@ -199,10 +199,14 @@ internal sealed class RequestHead
 
     public static ReadOnlySpan<byte> Name(ReadOnlySpan<byte> head, in HeaderLine line) => head.Slice(line.Start, line.NameLength);
 
-    /// <summary>The line's value without the white space around it (which <see cref="HeaderLine.ValueStart"/> may include).</summary>
+    /// <summary>The line's value as sent: from just past the colon to the CR LF, white space around it included.</summary>
+    public static ReadOnlySpan<byte> RawValue(ReadOnlySpan<byte> head, scoped in HeaderLine line)
+        => head[(line.Start + line.NameLength + 1)..(line.End - 2)];
+
+    /// <summary>The line's value without the white space around it.</summary>
     public static ReadOnlySpan<byte> Value(ReadOnlySpan<byte> head, scoped in HeaderLine line)
     {
-        var value = head.Slice(line.ValueStart, line.ValueLength);
+        var value = RawValue(head, line);
         var start = 0;
         var end = value.Length;
         while (start < end && HttpChars.IsOws(value[start]))

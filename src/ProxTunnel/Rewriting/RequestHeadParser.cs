@@ -322,11 +322,10 @@ internal static class RequestHeadParser
             var nameLength = Vector256.IsHardwareAccelerated && pos <= lastVector ? NameEnd(Vector256.LoadUnsafe(ref origin, (nuint)pos)) : 0;
             if (nameLength > 0 && pos + nameLength < lf - 1 && Unsafe.Add(ref origin, pos + nameLength) == (byte)':')
             {
-                // The value with its white space: RequestHead.Value trims it where it is read (most values never are).
+                // The value follows from the name and the line's end: RequestHead.Value finds and trims it where it is
+                // read (most values never are).
                 header.Start = pos;
                 header.NameLength = nameLength;
-                header.ValueStart = pos + nameLength + 1;
-                header.ValueLength = lf - 2 - pos - nameLength;
                 header.Remove = false;
             }
             else
@@ -431,8 +430,8 @@ internal static class RequestHeadParser
     private static RejectReason ReadFramingHeader(ReadOnlySpan<byte> head, ReadOnlySpan<byte> name, ref HeaderLine header, int index, RequestHead result,
         ref bool chunkedSeen, ref bool finalCodingChunked)
     {
-        // Possibly with white space around it (see HeaderLine): the list readers trim each element themselves.
-        var value = head.Slice(header.ValueStart, header.ValueLength);
+        // With the white space around it (see HeaderLine): the list readers trim each element themselves.
+        var value = RequestHead.RawValue(head, header);
         switch (name.Length)
         {
             case 4 when (name[0] | 0x20) == 'h' && NameIs(name, "host"u8):
@@ -640,21 +639,10 @@ internal static class RequestHeadParser
             return NameError(line);
         }
 
-        var valueStart = colon + 1;
-        var valueEnd = line.Length;
-        while (valueStart < valueEnd && HttpChars.IsOws(line[valueStart]))
-        {
-            valueStart++;
-        }
-
-        while (valueEnd > valueStart && HttpChars.IsOws(line[valueEnd - 1]))
-        {
-            valueEnd--;
-        }
-
         if (!valueClean)
         {
-            var value = line[valueStart..valueEnd];
+            // White space around the value is no invalid byte, so the value is checked as sent (RequestHead.Value trims it).
+            var value = line[(colon + 1)..];
             var bad = value.IndexOfAny(HttpChars.InvalidFieldValue);
             if (bad >= 0)
             {
@@ -664,8 +652,6 @@ internal static class RequestHeadParser
 
         header.Start = offset;
         header.NameLength = colon;
-        header.ValueStart = offset + valueStart;
-        header.ValueLength = valueEnd - valueStart;
         header.Remove = false;
         return RejectReason.None;
     }
