@@ -31,4 +31,22 @@ internal static class HttpChars
     public static bool IsToken(ReadOnlySpan<byte> span) => !span.IsEmpty && !span.ContainsAnyExcept(Token);
 
     public static bool IsOws(byte b) => b is SP or HT;
+
+    /// <summary><paramref name="value"/> without the optional white space (SP, HT) around it.</summary>
+    public static ReadOnlySpan<byte> TrimOws(ReadOnlySpan<byte> value)
+    {
+        var start = 0;
+        var end = value.Length;
+        while (start < end && IsOws(value[start]))
+        {
+            start++;
+        }
+
+        while (end > start && IsOws(value[end - 1]))
+        {
+            end--;
+        }
+
+        return value[start..end];
+    }
 }

@@ -204,23 +204,7 @@ internal sealed class RequestHead
         => head[(line.Start + line.NameLength + 1)..(line.End - 2)];
 
     /// <summary>The line's value without the white space around it.</summary>
-    public static ReadOnlySpan<byte> Value(ReadOnlySpan<byte> head, scoped in HeaderLine line)
-    {
-        var value = RawValue(head, line);
-        var start = 0;
-        var end = value.Length;
-        while (start < end && HttpChars.IsOws(value[start]))
-        {
-            start++;
-        }
-
-        while (end > start && HttpChars.IsOws(value[end - 1]))
-        {
-            end--;
-        }
-
-        return value[start..end];
-    }
+    public static ReadOnlySpan<byte> Value(ReadOnlySpan<byte> head, scoped in HeaderLine line) => HttpChars.TrimOws(RawValue(head, line));
 
     public ReadOnlySpan<byte> Method(ReadOnlySpan<byte> head) => head[..MethodLength];
 

@@ -706,7 +706,7 @@ internal static class RequestHeadParser
     {
         foreach (var range in value.Split((byte)','))
         {
-            var coding = value[range].Trim(" \t"u8);
+            var coding = HttpChars.TrimOws(value[range]);
             if (coding.IsEmpty || !HttpChars.IsToken(coding))
             {
                 return RejectReason.UnsupportedTransferEncoding;
@@ -761,7 +761,7 @@ internal static class RequestHeadParser
         {
             // One element, as in nearly every Connection header: longer than the token, so only white space around it
             // could make it the token.
-            return (HttpChars.IsOws(value[0]) || HttpChars.IsOws(value[^1])) && Ascii.EqualsIgnoreCase(value.Trim(" \t"u8), token);
+            return (HttpChars.IsOws(value[0]) || HttpChars.IsOws(value[^1])) && Ascii.EqualsIgnoreCase(HttpChars.TrimOws(value), token);
         }
 
         return ElementsContain(value, token);
@@ -773,7 +773,7 @@ internal static class RequestHeadParser
     {
         foreach (var range in value.Split((byte)','))
         {
-            if (Ascii.EqualsIgnoreCase(value[range].Trim(" \t"u8), token))
+            if (Ascii.EqualsIgnoreCase(HttpChars.TrimOws(value[range]), token))
             {
                 return true;
             }

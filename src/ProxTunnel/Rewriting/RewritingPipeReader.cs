@@ -1054,14 +1054,14 @@ internal sealed class RewritingPipeReader : PipeReader, IDuplexPipe, IValueTaskS
     /// <summary>The state's head buffer, at least <paramref name="length"/> long: the last head's when it is large enough.</summary>
     private static byte[] HeadOutput(RequestState request, int length)
     {
-        if (request.HeadOut is { } buffer && buffer.Length >= length)
+        if (request.HeadOut is { } buffer)
         {
-            return buffer;
-        }
+            if (buffer.Length >= length)
+            {
+                return buffer;
+            }
 
-        if (request.HeadOut is not null)
-        {
-            ArrayPool<byte>.Shared.Return(request.HeadOut);
+            ArrayPool<byte>.Shared.Return(buffer);
         }
 
         return request.HeadOut = ArrayPool<byte>.Shared.Rent(length);
