@@ -188,11 +188,7 @@ internal static class PairedComparison
         return Stopwatch.GetElapsedTime(start).TotalNanoseconds / calls;
     }
 
-    private static double Percentile(List<double> values, double fraction)
-    {
-        var sorted = values.Order().ToList();
-        return sorted[Math.Min(sorted.Count - 1, (int)(fraction * sorted.Count))];
-    }
+    private static double Percentile(List<double> values, double fraction) => Percentiles.Of([.. values.Order()], fraction);
 
     /// <summary>One build's assemblies; the shared framework comes from the default context, so both builds run on it.</summary>
     private sealed class BuildContext(string mainAssembly) : AssemblyLoadContext(isCollectible: false)

@@ -21,7 +21,7 @@ internal static class NewHostScenarios
         var cached = await SequentialAsync(server, trust, count, _ => "example.com");
         var cachedFull = await SequentialAsync(server, new RootTrust(server.Authority.RootCertificate) { ResumeSessions = false }, count, _ => "example.com");
         var fresh = await SequentialAsync(server, trust, count, i => $"h{i}-{run}.example.com");
-        var difference = Percentile(fresh, 0.5) - Percentile(cached, 0.5);
+        var difference = Percentiles.Of(fresh, 0.5) - Percentiles.Of(cached, 0.5);
         Console.WriteLine($"First request to a never-seen host vs a cached host ({count} each, sequential; CONNECT, handshake, GET, close):");
         LoadHarness.PrintTable(["measure", "p50 ms", "p99 ms", "max ms", "target", "ok"],
         [
@@ -107,8 +107,5 @@ internal static class NewHostScenarios
         return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
     }
 
-    private static double Percentile(double[] sorted, double p) =>
-        sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Length) - 1, 0, sorted.Length - 1)];
-
-    private static string P(double[] sorted, double p) => Percentile(sorted, p).ToString("F2", Inv);
+    private static string P(double[] sorted, double p) => Percentiles.Of(sorted, p).ToString("F2", Inv);
 }
