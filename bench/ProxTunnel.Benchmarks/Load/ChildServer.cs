@@ -49,10 +49,14 @@ internal sealed class ChildServer : IAsyncDisposable
     }
 
     /// <summary>The real gateway (<c>dotnet proxtunnel.dll</c>) on a free loopback port, at its default log level.</summary>
-    public static Task<ChildServer> StartGatewayAsync(string directory, params string[] arguments)
+    public static Task<ChildServer> StartGatewayAsync(string directory, params string[] arguments) => StartGatewayAsync(directory, cpu: null, arguments);
+
+    /// <summary>Like the other overload; with <paramref name="cpu"/>, the process and every thread it makes run on that CPU alone
+    /// (<c>taskset</c>, so the runtime sizes itself for one core).</summary>
+    public static Task<ChildServer> StartGatewayAsync(string directory, int? cpu, params string[] arguments)
     {
         var port = FreePort();
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = directory };
+        var start = Pinned(new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = directory }, cpu);
         start.ArgumentList.Add(GatewayDll());
         foreach (var argument in new[] { "--listen", $"127.0.0.1:{port}", "--ca", Path.Combine(directory, $"gateway-ca-{port}.pem") }.Concat(arguments))
         {
@@ -63,10 +67,11 @@ internal sealed class ChildServer : IAsyncDisposable
         return StartAsync(start, line => line.StartsWith("press Ctrl+C", StringComparison.Ordinal) ? port : null);
     }
 
-    /// <summary>This harness as a child process (through <c>dotnet</c> when it runs as a dll), stdin and stdout redirected.</summary>
-    internal static ProcessStartInfo SelfStartInfo()
+    /// <summary>This harness as a child process (through <c>dotnet</c> when it runs as a dll), stdin and stdout redirected;
+    /// with <paramref name="cpu"/>, on that CPU alone.</summary>
+    internal static ProcessStartInfo SelfStartInfo(int? cpu = null)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        var start = Pinned(new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false }, cpu);
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
         {
             start.ArgumentList.Add(typeof(ChildServer).Assembly.Location);
@@ -74,6 +79,28 @@ internal sealed class ChildServer : IAsyncDisposable
 
         return start;
     }
+
+    /// <summary>Whether <see cref="Pinned"/> can bind processes to CPUs here: Linux with <c>taskset</c> and at least two cores.</summary>
+    public static bool CanPin => Environment.ProcessorCount >= 2 && TasksetPath() is not null;
+
+    /// <summary><paramref name="start"/> run by <c>taskset -c CPU</c> when <paramref name="cpu"/> is given. Set at the start, so every
+    /// thread inherits it (a mask set on a running process binds its main thread only).</summary>
+    private static ProcessStartInfo Pinned(ProcessStartInfo start, int? cpu)
+    {
+        if (cpu is not { } core)
+        {
+            return start;
+        }
+
+        var command = start.FileName;
+        start.FileName = TasksetPath() ?? throw new InvalidOperationException("taskset not found (util-linux)");
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(core.ToString(CultureInfo.InvariantCulture));
+        start.ArgumentList.Add(command);
+        return start;
+    }
+
+    private static string? TasksetPath() => File.Exists("/usr/bin/taskset") ? "/usr/bin/taskset" : null;
 
     private static async Task<ChildServer> StartAsync(ProcessStartInfo start, Func<string, int?> readPort)
     {

@@ -1,30 +1,81 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace ProxTunnel.Benchmarks.Load;
 
 /// <summary>
 /// New hosts: CONNECT + TLS handshake + GET + close for never-seen hosts against the same for a cached host, one at a
-/// time; then cached-host handshakes measured while a burst of new hosts is being issued.
+/// time, twice: in this process, and from a client process on one CPU to the gateway in its own process on the other
+/// (as a client on another machine sees it: in one process on two cores, the client's own handshake work competes with
+/// the server's). Then cached-host handshakes measured while a burst of new hosts is being issued.
 /// </summary>
 internal static class NewHostScenarios
 {
+    /// <summary>The child process of the pinned run: <c>new-host-client PROXY-PORT COUNT</c>.</summary>
+    public const string ClientCommand = "new-host-client";
+
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     private const int Bursts = 5;
     private static readonly byte[] Get = Encoding.ASCII.GetBytes("GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
 
-    /// <summary>Prints the tables; returns false when the new-host target is missed.</summary>
+    /// <summary>Prints the tables; returns false when a new-host target is missed.</summary>
     public static async Task<bool> RunAsync(BenchServer server, RootTrust trust, int count)
     {
+        var ok = await SequentialAsync(server.Proxy, server.Authority.RootCertificate, trust, count, "in this process");
+        Console.WriteLine();
+        ok &= await PinnedAsync(server.Directory, count);
+        Console.WriteLine();
+        await BurstAsync(server, trust, count, Guid.NewGuid().ToString("N")[..8]);
+        return ok;
+    }
+
+    /// <summary>The child of <see cref="PinnedAsync"/>: fetches the root from the proxy's download page, as a user would, and runs the table.</summary>
+    public static async Task<int> RunClientAsync(string[] args)
+    {
+        var proxy = new IPEndPoint(IPAddress.Loopback, int.Parse(args[0], Inv));
+        var count = int.Parse(args[1], Inv);
+        using var handler = new HttpClientHandler { Proxy = new WebProxy($"http://127.0.0.1:{proxy.Port}"), UseProxy = true };
+        using var http = new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) };
+        using var root = X509Certificate2.CreateFromPem(await http.GetStringAsync(new Uri("http://proxtunnel/download/pem")));
+        var ok = await SequentialAsync(proxy, root, new RootTrust(root), count, "the gateway alone on CPU 0, this client alone on CPU 1");
+        return ok ? 0 : 1;
+    }
+
+    /// <summary>The sequential table against the real gateway, bound to CPU 0, from a child process bound to CPU 1.</summary>
+    private static async Task<bool> PinnedAsync(string directory, int count)
+    {
+        if (!ChildServer.CanPin)
+        {
+            Console.WriteLine("Never-seen vs cached host, client and server on CPUs of their own: skipped (needs two cores and taskset).");
+            return true;
+        }
+
+        await using var gateway = await ChildServer.StartGatewayAsync(directory, cpu: 0, "--log-level", "warning");
+        var start = ChildServer.SelfStartInfo(cpu: 1);
+        start.ArgumentList.Add(ClientCommand);
+        start.ArgumentList.Add(gateway.Port.ToString(Inv));
+        start.ArgumentList.Add(count.ToString(Inv));
+        using var client = Process.Start(start) ?? throw new InvalidOperationException("cannot start the client process");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        var output = await client.StandardOutput.ReadToEndAsync(timeout.Token);
+        await client.WaitForExitAsync(timeout.Token);
+        Console.Write(output);
+        return client.ExitCode == 0;
+    }
+
+    private static async Task<bool> SequentialAsync(IPEndPoint proxy, X509Certificate2 root, RootTrust trust, int count, string where)
+    {
         var run = Guid.NewGuid().ToString("N")[..8];
-        var fullTrust = new RootTrust(server.Authority.RootCertificate) { ResumeSessions = false };
+        var fullTrust = new RootTrust(root) { ResumeSessions = false };
         var (cached, cachedFull, fresh) = await InterleavedAsync(count,
-            () => OneAsync(server, trust, "example.com"),
-            () => OneAsync(server, fullTrust, "example.com"),
-            i => OneAsync(server, trust, $"h{i}-{run}.example.com"));
+            () => OneAsync(proxy, trust, "example.com"),
+            () => OneAsync(proxy, fullTrust, "example.com"),
+            i => OneAsync(proxy, trust, $"h{i}-{run}.example.com"));
         var difference = Percentiles.Of(fresh, 0.5) - Percentiles.Of(cached, 0.5);
-        Console.WriteLine($"First request to a never-seen host vs a cached host ({count} each, one at a time, the three kinds in turn; CONNECT, handshake, GET, close):");
+        Console.WriteLine($"First request to a never-seen host vs a cached host, {where} ({count} each, one at a time, the three kinds in turn; CONNECT, handshake, GET, close):");
         LoadHarness.PrintTable(["measure", "p50 ms", "p99 ms", "max ms", "target", "ok"],
         [
             ["cached host", P(cached, 0.5), P(cached, 0.99), P(cached, 1), "", ""],
@@ -32,8 +83,6 @@ internal static class NewHostScenarios
             ["new host, as the client sees it", P(fresh, 0.5), P(fresh, 0.99), P(fresh, 1), "", ""],
             ["new − cached (p50)", difference.ToString("F2", Inv), "", "", "≤ 1", difference <= 1 ? "yes" : "NO"],
         ]);
-        Console.WriteLine();
-        await BurstAsync(server, trust, count, run);
         return difference <= 1;
     }
 
@@ -82,14 +131,14 @@ internal static class NewHostScenarios
             var burst = Task.WhenAll(Enumerable.Range(0, count).Select(i => Task.Run(async () =>
             {
                 await start.Task;
-                return await OneAsync(server, trust, $"b{b}-{i}-{run}.example.com");
+                return await OneAsync(server.Proxy, trust, $"b{b}-{i}-{run}.example.com");
             })));
 
             burstWatch.Start();
             start.SetResult();
             while (!burst.IsCompleted && during.Count < 100_000)
             {
-                during.Add(await OneAsync(server, trust, "example.com"));
+                during.Add(await OneAsync(server.Proxy, trust, "example.com"));
             }
 
             newHosts.AddRange(await burst);
@@ -107,10 +156,10 @@ internal static class NewHostScenarios
         ]);
     }
 
-    private static async Task<double> OneAsync(BenchServer server, RootTrust trust, string host)
+    private static async Task<double> OneAsync(IPEndPoint proxy, RootTrust trust, string host)
     {
         var started = Stopwatch.GetTimestamp();
-        await using (var client = await RawHttpConnection.OpenTunnelAsync(server.Proxy, host, trust))
+        await using (var client = await RawHttpConnection.OpenTunnelAsync(proxy, host, trust))
         {
             var (status, _) = await client.SendAsync(Get);
             if (status != 200)
