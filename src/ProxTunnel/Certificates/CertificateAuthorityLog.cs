@@ -32,4 +32,7 @@ internal static partial class CertificateAuthorityLog
 
     [LoggerMessage(EventId = 8, Level = LogLevel.Debug, Message = "Reloaded certificate for {Name} from {Path}")]
     internal static partial void CachedFileLoaded(ILogger logger, string name, string path);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Warning, Message = "Issuing a certificate for {Host} failed; the handshakes that wanted it fail")]
+    internal static partial void IssuanceFailed(ILogger logger, string host, Exception exception);
 }

@@ -36,6 +36,11 @@ public sealed class ProxyCertificateAuthority : IDisposable
     // Never disposed: it holds no handle, and a handshake still waiting on it when the authority goes away must not throw
     // from its release.
     private readonly SemaphoreSlim _issuanceGate = new(Math.Max(1, Environment.ProcessorCount / 2));
+
+    // Issuances under way by the host string asked for, so every handshake (and a CONNECT's preparation) for a new host
+    // awaits one issuance rather than queueing for the gate and then for the slot's lock.
+    private readonly ConcurrentDictionary<string, Task<SslStreamCertificateContext?>> _issuing = new(StringComparer.Ordinal);
+
     private readonly DiskCertificateCache? _disk;
     private readonly int _capacity;
     private readonly CertificateMetrics _metrics;
@@ -257,8 +262,9 @@ public sealed class ProxyCertificateAuthority : IDisposable
     }
 
     /// <summary>
-    /// For a TLS handshake: the cached context at once; on a miss the issuance waits for a free issuance slot without
-    /// holding a thread. Null for a string that cannot be a host name (a client's SNI can be anything).
+    /// For a TLS handshake: the cached context at once; on a miss the handshake waits, holding no thread, for the one
+    /// issuance of that host (its own, or one a CONNECT started, see <see cref="PrepareForHandshake"/>). Null for a
+    /// string that cannot be a host name (a client's SNI can be anything).
     /// </summary>
     internal ValueTask<SslStreamCertificateContext?> FindCertificateContextAsync(string? host, CancellationToken cancellationToken)
     {
@@ -268,27 +274,95 @@ public sealed class ProxyCertificateAuthority : IDisposable
         }
 
         ObjectDisposedException.ThrowIf(_disposed, this);
-        return TryGetCached(host, out var entry)
-            ? ValueTask.FromResult<SslStreamCertificateContext?>(entry.Context)
-            : IssueForHandshakeAsync(host, cancellationToken);
+        if (TryGetCached(host, out var entry))
+        {
+            return ValueTask.FromResult<SslStreamCertificateContext?>(entry.Context);
+        }
+
+        // A handshake given up stops waiting; the issuance goes on for any other that waits for it, and for the cache.
+        return cancellationToken.IsCancellationRequested
+            ? ValueTask.FromCanceled<SslStreamCertificateContext?>(cancellationToken)
+            : new ValueTask<SslStreamCertificateContext?>(IssueOnce(host).WaitAsync(cancellationToken));
     }
 
-    private async ValueTask<SslStreamCertificateContext?> IssueForHandshakeAsync(string host, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts issuing for a host a client has just tunnelled to, so the certificate is made while the 200 reaches the
+    /// client and its hello comes back, not after the hello. Only when an issuance slot is free at this moment: ahead of
+    /// time is worth nothing while others queue (a burst of new hosts), and CONNECTs alone can never queue issuances.
+    /// </summary>
+    internal void PrepareForHandshake(string host)
+    {
+        if (_disposed || TryPeekCached(host) || _issuing.ContainsKey(host) || !_issuanceGate.Wait(0))
+        {
+            return;
+        }
+
+        // A work item behind the ones already queued (the 200's send among them), holding the slot.
+        ThreadPool.UnsafeQueueUserWorkItem(static state => state.Authority.IssueOnce(state.Host, slotHeld: true),
+            (Authority: this, Host: host), preferLocal: false);
+    }
+
+    /// <summary>The one issuance of <paramref name="host"/> under way, started when there is none.</summary>
+    /// <param name="host">The host string asked for.</param>
+    /// <param name="slotHeld">The caller holds an issuance slot, which this gives back.</param>
+    private Task<SslStreamCertificateContext?> IssueOnce(string host, bool slotHeld = false)
+    {
+        var issuance = new TaskCompletionSource<SslStreamCertificateContext?>();
+        var running = _issuing.GetOrAdd(host, issuance.Task);
+        if (running == issuance.Task)
+        {
+            _ = IssueAsync(host, issuance, slotHeld);
+        }
+        else if (slotHeld)
+        {
+            _issuanceGate.Release();
+        }
+
+        return running;
+    }
+
+    private async Task IssueAsync(string host, TaskCompletionSource<SslStreamCertificateContext?> issuance, bool slotHeld)
     {
         // A burst of new hosts would otherwise put an issuance on every pool thread, and handshakes for cached hosts
         // would queue behind them; bounded, the waiting handshakes hold no thread and the other cores stay free.
-        await _issuanceGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (!slotHeld)
+        {
+            await _issuanceGate.WaitAsync().ConfigureAwait(false);
+        }
+
+        SslStreamCertificateContext? context = null;
+        Exception? failure = null;
         try
         {
-            return GetEntrySlow(host).Context;
+            context = GetEntrySlow(host).Context;
         }
         catch (ArgumentException)
         {
-            return null;
+        }
+#pragma warning disable CA1031 // Handed to every handshake waiting for it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            failure = ex;
         }
         finally
         {
             _issuanceGate.Release();
+        }
+
+        // The entry is cached by now, so a handshake that misses this dictionary finds it there. The waiting handshakes
+        // go on from here, with the slot already given back.
+        _issuing.TryRemove(KeyValuePair.Create(host, issuance.Task));
+        if (failure is null)
+        {
+            issuance.SetResult(context);
+        }
+        else
+        {
+            // Logged here once, and observed: an issuance started ahead may have no handshake left to await it.
+            CertificateAuthorityLog.IssuanceFailed(_logger, host, failure);
+            issuance.SetException(failure);
+            _ = issuance.Task.Exception;
         }
     }
 
@@ -313,6 +387,10 @@ public sealed class ProxyCertificateAuthority : IDisposable
         entry = null;
         return false;
     }
+
+    /// <summary>Whether a current entry is cached for this string, without counting a use.</summary>
+    private bool TryPeekCached(string host)
+        => _lookup.TryGetValue(host, out var slot) && slot.Current is { } current && _time.GetUtcNow().UtcTicks < current.RenewAtUtcTicks;
 
     private IssuedCertificate GetEntrySlow(string host)
     {

@@ -228,6 +228,14 @@ internal sealed class ProxyTunnelMiddleware
         try
         {
             await layer.Output.WriteAsync(connect.Http10 ? ProxyResponses.ConnectEstablished10 : ProxyResponses.ConnectEstablished11);
+
+            // Most tunnels but those to port 80 start TLS for the CONNECT host: a new host's certificate is made while
+            // the 200 reaches the client and its hello comes back.
+            if (connect.Port != 80)
+            {
+                _tls.PrepareCertificate(connect.Host);
+            }
+
             var first = await PeekFirstByteAsync(layer.Input, _options.TlsHandshakeTimeout);
             if (first < 0)
             {

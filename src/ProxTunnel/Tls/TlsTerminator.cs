@@ -71,6 +71,9 @@ internal sealed class TlsTerminator(ProxyTunnelOptions options, ProxyCertificate
         return tls;
     }
 
+    /// <summary>Starts issuing the certificate a handshake with <paramref name="host"/> as its SNI name (or fallback) will want.</summary>
+    public void PrepareCertificate(string host) => authority.PrepareForHandshake(host);
+
     /// <summary>The handshake's options for the client's hello; <paramref name="state"/> is the <see cref="TlsLayer"/> being opened.</summary>
     private async ValueTask<SslServerAuthenticationOptions> SelectOptionsAsync(SslStream stream, SslClientHelloInfo clientHello, object? state,
         CancellationToken cancellationToken)

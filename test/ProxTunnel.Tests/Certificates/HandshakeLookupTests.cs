@@ -57,12 +57,12 @@ public sealed class HandshakeLookupTests
     }
 
     [Test]
-    public void FindCertificateContextAsync_WhenCanceledWhileWaitingForAnIssuanceSlot_Throws()
+    public void FindCertificateContextAsync_ForANewHostWhenAlreadyCanceled_ThrowsAndIssuesNothing()
     {
         using var canceled = new CancellationTokenSource();
         canceled.Cancel();
 
-        // A new host goes through the issuance gate, which honours the token before it issues.
         Assert.That(async () => await _ca.FindCertificateContextAsync("new.example.com", canceled.Token), Throws.InstanceOf<OperationCanceledException>());
+        Assert.That(_ca.IssuedCount, Is.Zero);
     }
 }

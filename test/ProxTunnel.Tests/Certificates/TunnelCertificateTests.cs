@@ -1,5 +1,8 @@
+using System.Diagnostics.Metrics;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using ProxTunnel.Certificates;
 using ProxTunnel.Tests.Infrastructure;
 
@@ -7,13 +10,16 @@ namespace ProxTunnel.Tests.Certificates;
 
 /// <summary>
 /// The certificate a tunnel's handshake presents: the SNI name's, else the CONNECT host's; issued once, sent as the leaf
-/// alone, its chain ending at the root (each TLS context builds that chain against the root only).
+/// alone, its chain ending at the root (each TLS context builds that chain against the root only). A CONNECT starts
+/// the issuance before the client's hello.
 /// </summary>
 [TestFixture]
 public sealed class TunnelCertificateTests
 {
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(15);
     private TestDirectory _dir = null!;
+    private ServiceProvider _services = null!;
+    private MetricCollector<long> _issued = null!;
     private ProxyCertificateAuthority _authority = null!;
     private string[] _sent = [];
     private int _chainLength = -1;
@@ -22,14 +28,71 @@ public sealed class TunnelCertificateTests
     public void SetUp()
     {
         _dir = new TestDirectory();
-        _authority = new ProxyCertificateAuthority(new CertificateAuthorityOptions { RootCertificatePath = _dir.File("root.pem") });
+        _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = _services.GetRequiredService<IMeterFactory>();
+        _issued = new MetricCollector<long>(meters, "ProxTunnel", "proxtunnel.certificates.issued");
+        _authority = new ProxyCertificateAuthority(new CertificateAuthorityOptions { RootCertificatePath = _dir.File("root.pem") }, meterFactory: meters);
     }
 
     [TearDown]
     public void TearDown()
     {
         _authority.Dispose();
+        _issued.Dispose();
+        _services.Dispose();
         _dir.Dispose();
+    }
+
+    [Test]
+    public async Task Connect_ToANewHost_IssuesItsCertificateBeforeTheClientHello()
+    {
+        await using var app = await TestApp.StartAsync(t => { t.Prefix = "/p/"; t.CertificateAuthorityInstance = _authority; });
+        await using var connection = await RawHttpConnection.OpenAsync(app.Port);
+        Assert.That((await connection.ConnectAsync("ahead.example:443")).Status, Is.EqualTo(200));
+
+        // Not a byte of TLS sent yet: the CONNECT alone started it.
+        await _issued.WaitForMeasurementsAsync(1, Bound);
+        var certificate = await HandshakeAsync(connection, "ahead.example");
+
+        Assert.That(certificate.MatchesHostname("ahead.example"), Is.True);
+        Assert.That(_authority.IssuedCount, Is.EqualTo(1), "the handshake took the certificate made ahead");
+    }
+
+    [Test]
+    public async Task Connect_ToPort80_IssuesNothing_AndItsPlainRequestsAreServed()
+    {
+        await using var app = await TestApp.StartAsync(t => { t.Prefix = "/p/"; t.CertificateAuthorityInstance = _authority; });
+        await using var connection = await RawHttpConnection.OpenAsync(app.Port);
+        Assert.That((await connection.ConnectAsync("plain.example:80")).Status, Is.EqualTo(200));
+
+        await connection.SendAsync("GET /x HTTP/1.1\r\nHost: plain.example\r\n\r\n");
+        var response = await connection.ReadResponseAsync();
+
+        Assert.That(response.Status, Is.EqualTo(200));
+        Assert.That(_authority.IssuedCount, Is.Zero);
+    }
+
+    [Test]
+    public async Task Handshakes_ToOneNewHostAtOnce_ShareOneIssuance()
+    {
+        const int Connections = 8;
+        await using var app = await TestApp.StartAsync(t => { t.Prefix = "/p/"; t.CertificateAuthorityInstance = _authority; });
+        var connections = await Task.WhenAll(Enumerable.Range(0, Connections).Select(_ => RawHttpConnection.OpenAsync(app.Port)));
+        try
+        {
+            await Task.WhenAll(connections.Select(async c => Assert.That((await c.ConnectAsync("shared.example:443")).Status, Is.EqualTo(200))));
+            var certificates = await Task.WhenAll(connections.Select(c => HandshakeAsync(c, "shared.example")));
+
+            Assert.That(certificates.Select(c => c.Thumbprint).Distinct().Count(), Is.EqualTo(1));
+            Assert.That(_authority.IssuedCount, Is.EqualTo(1));
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                await connection.DisposeAsync();
+            }
+        }
     }
 
     [Test]
