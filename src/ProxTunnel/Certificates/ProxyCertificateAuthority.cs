@@ -297,7 +297,8 @@ public sealed class ProxyCertificateAuthority : IDisposable
             return;
         }
 
-        // A work item behind the ones already queued (the 200's send among them), holding the slot.
+        // On a pool thread, holding the slot: the CONNECT's own path (its 200 on the way out, the wait for the hello)
+        // goes on at once.
         ThreadPool.UnsafeQueueUserWorkItem(static state => state.Authority.IssueOnce(state.Host, slotHeld: true),
             (Authority: this, Host: host), preferLocal: false);
     }
