@@ -95,7 +95,7 @@ internal static class IssuanceCpu
             var t0 = ThreadCpuMicroseconds();
             using var viaRequest = managed.Issue(target, now, key);
             var t1 = ThreadCpuMicroseconds();
-            using var leaf = native.Issue(target, now, key, CertificateKeys.NewSerialNumber(), leafKey.PublicKey);
+            using var leaf = native.Issue(target, now, leafKey, CertificateKeys.NewSerialNumber());
             var t2 = ThreadCpuMicroseconds();
             _ = SslStreamCertificateContext.Create(leaf, additionalCertificates: null, offline: true, trust);
             var t3 = ThreadCpuMicroseconds();

@@ -10,26 +10,36 @@ internal sealed class HostCertificateFactory(RootAuthority root, TimeSpan lifeti
     /// <summary>How far notBefore is back-dated, for clients whose clock is behind.</summary>
     internal static readonly TimeSpan BackDating = TimeSpan.FromDays(1);
 
-    private static readonly Oid ServerAuthentication = new("1.3.6.1.5.5.7.3.1", "Server Authentication");
+    // The extensions every leaf shares, made once: building them per issuance was most of its managed work, and with
+    // cold caches (a lone new host between handshakes) that work cost several times what it costs in a loop.
+    private static readonly X509BasicConstraintsExtension NotAnAuthority = new(certificateAuthority: false, hasPathLengthConstraint: false, 0, critical: true);
+    private static readonly X509KeyUsageExtension SignatureUsage = new(X509KeyUsageFlags.DigitalSignature, critical: true);
+
+    // RSA key transport in TLS 1.2 suites.
+    private static readonly X509KeyUsageExtension RsaUsage = new(X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment, critical: true);
+    private static readonly X509EnhancedKeyUsageExtension ServerAuthenticationUsage = new([new Oid("1.3.6.1.5.5.7.3.1", "Server Authentication")], critical: false);
+    private readonly X509AuthorityKeyIdentifierExtension _authorityKeyIdentifier = X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(root.SubjectKeyIdentifier);
 
     /// <summary>Issues a certificate for <paramref name="target"/> over <paramref name="key"/>. The caller owns the
     /// certificate (which holds its own handle to the key); the key is only read.</summary>
     internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key)
         => Issue(target, now, key, CertificateKeys.NewSerialNumber());
 
-    /// <summary><see cref="Issue(CertificateTarget, DateTimeOffset, AsymmetricAlgorithm)"/> with a given serial number, and
-    /// <paramref name="publicKey"/> (<paramref name="key"/>'s public half) when the caller has it encoded already.</summary>
-    internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key, byte[] serial, PublicKey? publicKey = null)
+    /// <summary><see cref="Issue(CertificateTarget, DateTimeOffset, AsymmetricAlgorithm)"/> with a given serial number.</summary>
+    internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key, byte[] serial)
     {
-        var request = new CertificateRequest(BuildSubject(target), publicKey ?? new PublicKey(key), HashAlgorithmName.SHA256);
-        var extensions = request.CertificateExtensions;
-        extensions.Add(new X509BasicConstraintsExtension(certificateAuthority: false, hasPathLengthConstraint: false, 0, critical: true));
-        var usage = key is RSA
-            ? X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyEncipherment // RSA key transport in TLS 1.2 suites
-            : X509KeyUsageFlags.DigitalSignature;
-        extensions.Add(new X509KeyUsageExtension(usage, critical: true));
-        extensions.Add(new X509EnhancedKeyUsageExtension([ServerAuthentication], critical: false));
+        var publicKey = new PublicKey(key);
+        return Issue(target, now, key, serial, publicKey, new X509SubjectKeyIdentifierExtension(publicKey, critical: false));
+    }
 
+    /// <summary>Over a leaf key whose public half and subject key identifier were made with it.</summary>
+    internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, LeafKey key, byte[] serial)
+        => Issue(target, now, key.Algorithm, serial, key.PublicKey, key.SubjectKeyIdentifier);
+
+    private X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key, byte[] serial, PublicKey publicKey,
+        X509SubjectKeyIdentifierExtension subjectKeyIdentifier)
+    {
+        var subject = BuildSubject(target);
         var names = new SubjectAlternativeNameBuilder();
         if (target.Address is { } address)
         {
@@ -42,9 +52,11 @@ internal sealed class HostCertificateFactory(RootAuthority root, TimeSpan lifeti
         }
 
         // RFC 5280 §4.2.1.6: with an empty subject the SAN extension must be critical.
-        extensions.Add(names.Build(critical: request.SubjectName.RawData.Length <= 2));
-        extensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromSubjectKeyIdentifier(root.SubjectKeyIdentifier));
-        extensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, critical: false));
+        X509Extension[] extensions =
+        [
+            NotAnAuthority, key is RSA ? RsaUsage : SignatureUsage, ServerAuthenticationUsage,
+            names.Build(critical: subject.RawData.Length <= 2), _authorityKeyIdentifier, subjectKeyIdentifier,
+        ];
 
         var notAfter = now + lifetime;
         if (notAfter > root.NotAfter)
@@ -54,9 +66,15 @@ internal sealed class HostCertificateFactory(RootAuthority root, TimeSpan lifeti
         }
 
         var notBefore = now - BackDating;
-        if (openSsl?.TrySign(request.SubjectName, key, extensions, notBefore, notAfter, serial) is { } signed)
+        if (openSsl?.TrySign(subject, key, extensions, notBefore, notAfter, serial) is { } signed)
         {
             return signed;
+        }
+
+        var request = new CertificateRequest(subject, publicKey, HashAlgorithmName.SHA256);
+        foreach (var extension in extensions)
+        {
+            request.CertificateExtensions.Add(extension);
         }
 
         using var certificate = root.Sign(request, notBefore, notAfter, serial);

@@ -249,7 +249,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
     /// <summary>Signs a certificate over <paramref name="key"/> without touching the cache (<see cref="IssueCertificatePem"/>, misses).</summary>
     internal X509Certificate2 IssueCore(CertificateTarget target, DateTimeOffset now, LeafKey key)
     {
-        var issued = _factory.Issue(target, now, key.Algorithm, CertificateKeys.NewSerialNumber(), key.PublicKey);
+        var issued = _factory.Issue(target, now, key, CertificateKeys.NewSerialNumber());
         Interlocked.Increment(ref _issuedCount);
         _metrics.Issued.Add(1);
         if (_logger.IsEnabled(LogLevel.Debug))

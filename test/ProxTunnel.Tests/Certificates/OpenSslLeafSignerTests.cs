@@ -58,11 +58,15 @@ public sealed class OpenSslLeafSignerTests
         using var managed = new HostCertificateFactory(root, lifetime, openSsl: null).Issue(target, now, key, serial);
         using var native = new HostCertificateFactory(root, lifetime, signer).Issue(target, now, key, serial);
 
+        // As the CA issues: over a pooled key whose public half and subject key identifier were made with it.
+        using var pooled = new HostCertificateFactory(root, lifetime, signer).Issue(target, now, LeafKey.Of(key, isShared: true), serial);
+
         // The factory falls back to CertificateRequest when OpenSSL refuses: the signer itself must not have.
         using var direct = signer!.TrySign(managed.SubjectName, key, [.. managed.Extensions], managed.NotBefore, managed.NotAfter, serial);
         Assert.That(direct, Is.Not.Null, "OpenSSL refused the certificate");
         Assert.That(ToBeSigned(direct!), Is.EqualTo(ToBeSigned(managed)), "tbsCertificate, signer");
         Assert.That(ToBeSigned(native), Is.EqualTo(ToBeSigned(managed)), "tbsCertificate, factory");
+        Assert.That(ToBeSigned(pooled), Is.EqualTo(ToBeSigned(managed)), "tbsCertificate, factory over a pooled key");
         Assert.That(SignatureAlgorithm(native), Is.EqualTo(SignatureAlgorithm(managed)), "signatureAlgorithm");
         Assert.That(native.HasPrivateKey, Is.True);
 
