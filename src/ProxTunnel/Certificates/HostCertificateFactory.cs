@@ -10,8 +10,8 @@ internal sealed class HostCertificateFactory(RootAuthority root, TimeSpan lifeti
     /// <summary>How far notBefore is back-dated, for clients whose clock is behind.</summary>
     internal static readonly TimeSpan BackDating = TimeSpan.FromDays(1);
 
-    // The extensions every leaf shares, made once: building them per issuance was most of its managed work, and with
-    // cold caches (a lone new host between handshakes) that work cost several times what it costs in a loop.
+    // The extensions every leaf shares, made once: building them per issuance was most of its managed work, which with
+    // cold caches (a lone new host between handshakes) cost about three times what it costs in a loop.
     private static readonly X509BasicConstraintsExtension NotAnAuthority = new(certificateAuthority: false, hasPathLengthConstraint: false, 0, critical: true);
     private static readonly X509KeyUsageExtension SignatureUsage = new(X509KeyUsageFlags.DigitalSignature, critical: true);
 
