@@ -25,20 +25,15 @@ internal sealed class HostCertificateFactory(RootAuthority root, TimeSpan lifeti
     internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key)
         => Issue(target, now, key, CertificateKeys.NewSerialNumber());
 
-    /// <summary><see cref="Issue(CertificateTarget, DateTimeOffset, AsymmetricAlgorithm)"/> with a given serial number.</summary>
+    /// <summary><see cref="Issue(CertificateTarget, DateTimeOffset, AsymmetricAlgorithm)"/> with a given serial number. The
+    /// key is wrapped as shared: it stays the caller's to dispose.</summary>
     internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key, byte[] serial)
-    {
-        var publicKey = new PublicKey(key);
-        return Issue(target, now, key, serial, publicKey, new X509SubjectKeyIdentifierExtension(publicKey, critical: false));
-    }
+        => Issue(target, now, LeafKey.Of(key, isShared: true), serial);
 
     /// <summary>Over a leaf key whose public half and subject key identifier were made with it.</summary>
-    internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, LeafKey key, byte[] serial)
-        => Issue(target, now, key.Algorithm, serial, key.PublicKey, key.SubjectKeyIdentifier);
-
-    private X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, AsymmetricAlgorithm key, byte[] serial, PublicKey publicKey,
-        X509SubjectKeyIdentifierExtension subjectKeyIdentifier)
+    internal X509Certificate2 Issue(CertificateTarget target, DateTimeOffset now, LeafKey leafKey, byte[] serial)
     {
+        var key = leafKey.Algorithm;
         var subject = BuildSubject(target);
         var names = new SubjectAlternativeNameBuilder();
         if (target.Address is { } address)
@@ -55,7 +50,7 @@ internal sealed class HostCertificateFactory(RootAuthority root, TimeSpan lifeti
         X509Extension[] extensions =
         [
             NotAnAuthority, key is RSA ? RsaUsage : SignatureUsage, ServerAuthenticationUsage,
-            names.Build(critical: subject.RawData.Length <= 2), _authorityKeyIdentifier, subjectKeyIdentifier,
+            names.Build(critical: subject.RawData.Length <= 2), _authorityKeyIdentifier, leafKey.SubjectKeyIdentifier,
         ];
 
         var notAfter = now + lifetime;
@@ -71,7 +66,7 @@ internal sealed class HostCertificateFactory(RootAuthority root, TimeSpan lifeti
             return signed;
         }
 
-        var request = new CertificateRequest(subject, publicKey, HashAlgorithmName.SHA256);
+        var request = new CertificateRequest(subject, leafKey.PublicKey, HashAlgorithmName.SHA256);
         foreach (var extension in extensions)
         {
             request.CertificateExtensions.Add(extension);

@@ -292,7 +292,7 @@ public sealed class ProxyCertificateAuthority : IDisposable
     /// </summary>
     internal void PrepareForHandshake(string host)
     {
-        if (_disposed || TryPeekCached(host) || _issuing.ContainsKey(host) || !_issuanceGate.Wait(0))
+        if (_disposed || TryPeekCached(host, out _, out _) || _issuing.ContainsKey(host) || !_issuanceGate.Wait(0))
         {
             return;
         }
@@ -377,10 +377,21 @@ public sealed class ProxyCertificateAuthority : IDisposable
     /// <summary>Hot path: one lock-free probe with the caller's own string, one clock read, one stamp; no allocation.</summary>
     private bool TryGetCached(string host, [NotNullWhen(true)] out IssuedCertificate? entry)
     {
-        if (_lookup.TryGetValue(host, out var slot) && slot.Current is { } current && _time.GetUtcNow().UtcTicks < current.RenewAtUtcTicks)
+        if (TryPeekCached(host, out var slot, out entry))
         {
             slot.LastUse = Interlocked.Increment(ref _useClock);
             _metrics.CacheHits.Add(1);
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>The current entry cached for this string and its slot, without counting a use.</summary>
+    private bool TryPeekCached(string host, [NotNullWhen(true)] out CertificateCacheSlot? slot, [NotNullWhen(true)] out IssuedCertificate? entry)
+    {
+        if (_lookup.TryGetValue(host, out slot) && slot.Current is { } current && _time.GetUtcNow().UtcTicks < current.RenewAtUtcTicks)
+        {
             entry = current;
             return true;
         }
@@ -388,10 +399,6 @@ public sealed class ProxyCertificateAuthority : IDisposable
         entry = null;
         return false;
     }
-
-    /// <summary>Whether a current entry is cached for this string, without counting a use.</summary>
-    private bool TryPeekCached(string host)
-        => _lookup.TryGetValue(host, out var slot) && slot.Current is { } current && _time.GetUtcNow().UtcTicks < current.RenewAtUtcTicks;
 
     private IssuedCertificate GetEntrySlow(string host)
     {
