@@ -100,7 +100,7 @@ internal sealed class ChildServer : IAsyncDisposable
         return start;
     }
 
-    private static string? TasksetPath() => File.Exists("/usr/bin/taskset") ? "/usr/bin/taskset" : null;
+    private static string? TasksetPath() => LoadHarness.FindOnPath("taskset");
 
     private static async Task<ChildServer> StartAsync(ProcessStartInfo start, Func<string, int?> readPort)
     {
