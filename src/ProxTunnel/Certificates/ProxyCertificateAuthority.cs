@@ -81,14 +81,10 @@ public sealed class ProxyCertificateAuthority : IDisposable
         _openSsl = OperatingSystem.IsLinux() ? OpenSslLeafSigner.TryCreate(_root) : null;
         _factory = new HostCertificateFactory(_root, _options.LeafLifetime, _openSsl);
 
-        // With OpenSSL the chain each TLS context builds for its leaf ends at our root, never in the system store:
-        // trusting only the root makes that build a quarter of the cost (the system-trust build copies every system
-        // root into a fresh OpenSSL store, about half of an issuance), and the context still trims the root, so the
-        // leaf alone is sent. Not sent in handshakes either: no client certificate is asked for. Elsewhere the
-        // platform builds its own chains, and a context there may not trim the root it would then find.
-        _chainTrust = OperatingSystem.IsLinux() || OperatingSystem.IsFreeBSD()
-            ? SslCertificateTrust.CreateForX509Collection(new X509Certificate2Collection(_root.Certificate), sendTrustInHandshake: false)
-            : null;
+        // With OpenSSL the chain each TLS context builds for its leaf is anchored where it costs least and finds no issuer
+        // (see LeafChainTrust); the context sends the leaf alone either way. Elsewhere the platform builds its own chains,
+        // and a context there may not trim the root it would then find.
+        _chainTrust = OperatingSystem.IsLinux() || OperatingSystem.IsFreeBSD() ? LeafChainTrust.Instance : null;
         var keyMode = _options.LeafKeyMode;
         if (!string.IsNullOrWhiteSpace(_options.CertificateCacheDirectory))
         {
