@@ -85,7 +85,7 @@ internal sealed class ChildServer : IAsyncDisposable
 
     /// <summary><paramref name="start"/> run by <c>taskset -c CPU</c> when <paramref name="cpu"/> is given. Set at the start, so every
     /// thread inherits it (a mask set on a running process binds its main thread only).</summary>
-    private static ProcessStartInfo Pinned(ProcessStartInfo start, int? cpu)
+    internal static ProcessStartInfo Pinned(ProcessStartInfo start, int? cpu)
     {
         if (cpu is not { } core)
         {
