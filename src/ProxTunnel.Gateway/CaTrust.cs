@@ -11,7 +11,8 @@ namespace ProxTunnel.Gateway;
 /// <c>proxtunnel ca trust [--system]</c> and <c>ca untrust [--system]</c>: the root into (and out of) the user's NSS
 /// databases (Chromium, Firefox) and, with <c>--system</c>, the Debian system store — as <c>dotnet dev-certs https --trust</c>.
 /// The root is added under a nickname that carries its fingerprint, so untrust removes exactly that certificate and
-/// nothing a user added by hand; a database trust had to create is left in place (it may hold other entries by then).
+/// nothing a user added by hand. A database trust had to create is marked so, and untrust removes it (with the
+/// directories trust made for it) once it holds nothing else; one that holds other entries by then stays.
 /// </summary>
 internal static class CaTrust
 {
@@ -20,6 +21,12 @@ internal static class CaTrust
     internal const string UpdateCommandVariable = "PROXTUNNEL_UPDATE_CA_COMMAND";
 
     private const string DefaultSystemDirectory = "/usr/local/share/ca-certificates";
+
+    // Written into an NSS database directory that trust created; NSS ignores files it does not know. Its one line is the
+    // outermost directory trust made for the database (the database's own, or an ancestor), removed as far as empty;
+    // empty when the directory was there already (then only the database's files go).
+    private const string CreatedMarker = "proxtunnel-created";
+    private static readonly string[] NssFiles = ["cert9.db", "key4.db", "pkcs11.txt"];
     private const string DefaultUpdateCommand = "update-ca-certificates";
 
     public static IEnumerable<Command> Build(Option<string> ca)
@@ -274,6 +281,7 @@ internal static class CaTrust
                     return null;
                 }
 
+                var outermost = OutermostMissing(database);
                 Directory.CreateDirectory(database, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
                 var (createExit, createText) = await RunAsync(certutil, ["-d", "sql:" + database, "-N", "--empty-password"], cancellationToken).ConfigureAwait(false);
                 if (createExit != 0)
@@ -281,6 +289,7 @@ internal static class CaTrust
                     return $"error: {database}: cannot create the NSS database: {createText.Trim()}";
                 }
 
+                await File.WriteAllTextAsync(Path.Combine(database, CreatedMarker), outermost + "\n", cancellationToken).ConfigureAwait(false);
                 created = true;
             }
 
@@ -299,13 +308,83 @@ internal static class CaTrust
 
             // The nickname is ours, but only a certificate with our root's exact bytes is removed.
             var (listExit, listed) = await RunAsync(certutil, ["-d", "sql:" + database, "-L", "-n", _nickname, "-a"], cancellationToken).ConfigureAwait(false);
+            string outcome;
             if (listExit != 0 || !IsOurRoot(listed))
             {
-                return $"{database}: not trusted there, nothing to remove";
+                outcome = $"{database}: not trusted there, nothing to remove";
+            }
+            else
+            {
+                var (exit, text) = await RunAsync(certutil, ["-d", "sql:" + database, "-D", "-n", _nickname], cancellationToken).ConfigureAwait(false);
+                if (exit != 0)
+                {
+                    return $"error: {database}: certutil -D failed: {text.Trim()}";
+                }
+
+                outcome = $"removed from {database}";
             }
 
-            var (exit, text) = await RunAsync(certutil, ["-d", "sql:" + database, "-D", "-n", _nickname], cancellationToken).ConfigureAwait(false);
-            return exit == 0 ? $"removed from {database}" : $"error: {database}: certutil -D failed: {text.Trim()}";
+            return outcome + await RemoveIfCreatedAndEmptyAsync(certutil, database, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Removes a database trust created once it holds no certificate and no key (a database with a password is
+        /// never opened, so it stays), then the directories trust made for it as far as they are empty. Returns what
+        /// it did, to follow the removal's line.
+        /// </summary>
+        private static async Task<string> RemoveIfCreatedAndEmptyAsync(string certutil, string database, CancellationToken cancellationToken)
+        {
+            var marker = Path.Combine(database, CreatedMarker);
+            if (!File.Exists(marker))
+            {
+                return "";
+            }
+
+            var (listExit, certificates) = await RunAsync(certutil, ["-d", "sql:" + database, "-L"], cancellationToken).ConfigureAwait(false);
+            var (_, keys) = await RunAsync(certutil, ["-d", "sql:" + database, "-K", "-f", "/dev/null"], cancellationToken).ConfigureAwait(false);
+            if (listExit != 0 || ListsCertificates(certificates) || !keys.Contains("no keys found", StringComparison.Ordinal))
+            {
+                return "; the database `ca trust` created stays: it holds other entries now";
+            }
+
+            foreach (var file in NssFiles)
+            {
+                File.Delete(Path.Combine(database, file));
+            }
+
+            var made = (await File.ReadAllTextAsync(marker, cancellationToken).ConfigureAwait(false)).Trim();
+            File.Delete(marker);
+            var outermost = made.Length > 0 ? Path.GetFullPath(made) : null;
+            for (var directory = Path.GetFullPath(database);
+                 outermost is not null && (directory == outermost || directory.StartsWith(outermost + Path.DirectorySeparatorChar, StringComparison.Ordinal));
+                 directory = Path.GetDirectoryName(directory)!)
+            {
+                if (Directory.EnumerateFileSystemEntries(directory).Any())
+                {
+                    break;
+                }
+
+                Directory.Delete(directory);
+            }
+
+            return "; the database `ca trust` created held nothing else and was removed";
+        }
+
+        /// <summary>Whether <c>certutil -L</c> printed any certificate below its two header lines.</summary>
+        private static bool ListsCertificates(string listing) =>
+            listing.Split('\n').Select(line => line.Trim())
+                .Any(line => line.Length > 0 && !line.StartsWith("Certificate Nickname", StringComparison.Ordinal) && line != "SSL,S/MIME,JAR/XPI");
+
+        /// <summary>The outermost of <paramref name="directory"/> and its ancestors that does not exist yet; null when it exists.</summary>
+        private static string? OutermostMissing(string directory)
+        {
+            string? outermost = null;
+            for (var current = Path.GetFullPath(directory); current is not null && !Directory.Exists(current); current = Path.GetDirectoryName(current))
+            {
+                outermost = current;
+            }
+
+            return outermost;
         }
 
         private bool IsOurRoot(string pem)

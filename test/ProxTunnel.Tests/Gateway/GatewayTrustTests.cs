@@ -60,12 +60,48 @@ public sealed class GatewayTrustTests
 
         var untrust = await ProxtunnelAsync("ca", "untrust", "--ca", _ca);
         Assert.That(untrust.ExitCode, Is.Zero, untrust.ToString());
-        foreach (var database in new[] { chromium, shared, firefox, stray })
+        foreach (var database in new[] { shared, firefox, stray })
         {
             Assert.That(await ListAsync(database), Does.Not.Contain("ProxTunnel root"), database);
         }
 
         Assert.That(await ListAsync(shared), Does.Match(@"hand-added\s+C,,"));
+
+        // Exactly what trust added goes: the database it created, with ~/.pki, which it made for it.
+        Assert.That(untrust.StdOut, Does.Contain($"removed from {chromium}; the database `ca trust` created held nothing else and was removed"));
+        Assert.That(Directory.Exists(Path.Combine(_home, ".pki")), Is.False);
+    }
+
+    [Test]
+    public async Task Untrust_CreatedDatabaseHoldingAnotherRoot_KeepsItWithThatRoot()
+    {
+        var chromium = Path.Combine(_home, ".pki", "nssdb");
+        var trust = await ProxtunnelAsync("ca", "trust", "--ca", _ca);
+        Assert.That(trust.StdOut, Does.Contain($"trusted in {chromium} (database created)"), trust.ToString());
+        var other = _directory.File("other.pem");
+        Assert.That((await ProxtunnelAsync("ca", "export", "--ca", _directory.File("other-ca.pem"), "--out", other)).ExitCode, Is.Zero);
+        await RunCertutilAsync("-d", "sql:" + chromium, "-A", "-t", "C,,", "-n", "added-later", "-i", other);
+
+        var untrust = await ProxtunnelAsync("ca", "untrust", "--ca", _ca);
+        Assert.That(untrust.ExitCode, Is.Zero, untrust.ToString());
+        Assert.That(untrust.StdOut, Does.Contain($"removed from {chromium}; the database `ca trust` created stays: it holds other entries now"));
+        var listed = await ListAsync(chromium);
+        Assert.That(listed, Does.Match(@"added-later\s+C,,"));
+        Assert.That(listed, Does.Not.Contain("ProxTunnel root"));
+    }
+
+    [Test]
+    public async Task Untrust_DatabaseCreatedInAnExistingDirectory_RemovesTheFilesAndKeepsTheDirectory()
+    {
+        var chromium = Path.Combine(_home, ".pki", "nssdb");
+        Directory.CreateDirectory(chromium);
+        Assert.That((await ProxtunnelAsync("ca", "trust", "--ca", _ca)).ExitCode, Is.Zero);
+        Assert.That(File.Exists(Path.Combine(chromium, "cert9.db")), Is.True);
+
+        var untrust = await ProxtunnelAsync("ca", "untrust", "--ca", _ca);
+        Assert.That(untrust.ExitCode, Is.Zero, untrust.ToString());
+        Assert.That(Directory.Exists(chromium), Is.True, "the directory was there before trust");
+        Assert.That(Directory.EnumerateFileSystemEntries(chromium), Is.Empty);
     }
 
     [Test]
