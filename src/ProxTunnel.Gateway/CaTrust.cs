@@ -387,16 +387,28 @@ internal static class CaTrust
             return outermost;
         }
 
+        /// <summary>
+        /// Whether <c>certutil -L -n NICK -a</c> printed our root. It prints every certificate with the same subject as
+        /// the one named (every ProxTunnel root has the default subject unless configured), in no fixed order.
+        /// </summary>
         private bool IsOurRoot(string pem)
         {
+            var listed = new X509Certificate2Collection();
             try
             {
-                using var listed = X509Certificate2.CreateFromPem(pem);
-                return listed.RawDataMemory.Span.SequenceEqual(_root.RawDataMemory.Span);
+                listed.ImportFromPem(pem);
+                return listed.Any(certificate => certificate.RawDataMemory.Span.SequenceEqual(_root.RawDataMemory.Span));
             }
             catch (CryptographicException)
             {
                 return false;
+            }
+            finally
+            {
+                foreach (var certificate in listed)
+                {
+                    certificate.Dispose();
+                }
             }
         }
     }
