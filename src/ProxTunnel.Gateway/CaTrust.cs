@@ -21,13 +21,14 @@ internal static class CaTrust
     internal const string UpdateCommandVariable = "PROXTUNNEL_UPDATE_CA_COMMAND";
 
     private const string DefaultSystemDirectory = "/usr/local/share/ca-certificates";
+    private const string DefaultUpdateCommand = "update-ca-certificates";
 
     // Written into an NSS database directory that trust created; NSS ignores files it does not know. Its one line is the
     // outermost directory trust made for the database (the database's own, or an ancestor), removed as far as empty;
     // empty when the directory was there already (then only the database's files go).
     private const string CreatedMarker = "proxtunnel-created";
+
     private static readonly string[] NssFiles = ["cert9.db", "key4.db", "pkcs11.txt"];
-    private const string DefaultUpdateCommand = "update-ca-certificates";
 
     public static IEnumerable<Command> Build(Option<string> ca)
     {
