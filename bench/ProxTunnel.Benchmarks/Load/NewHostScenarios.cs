@@ -85,7 +85,7 @@ internal static class NewHostScenarios
 
         var proxy = $"http://127.0.0.1:{port}";
         var rootFile = Path.Combine(directory, $"curl-root-{port}.pem");
-        await CurlAsync(curl, ["-s", "-f", "-x", proxy, "-o", rootFile, "http://proxtunnel/download/pem"]);
+        await RunCurlAsync(curl, ["-s", "-f", "-x", proxy, "-o", rootFile, "http://proxtunnel/download/pem"]);
         var run = Guid.NewGuid().ToString("N")[..8];
         var results = new[] { new double[count], new double[count] };
         for (var i = -5; i < count; i++)
@@ -94,7 +94,7 @@ internal static class NewHostScenarios
             {
                 var kind = (i + 5 + k) % 2;
                 var host = kind == 0 ? "example.com" : $"c{i + 5}-{run}.example.com";
-                var seconds = await CurlAsync(curl, ["-s", "-f", "-o", "/dev/null", "-x", proxy, "--cacert", rootFile, "-w", "%{time_total}", $"https://{host}/hello"]);
+                var seconds = await RunCurlAsync(curl, ["-s", "-f", "-o", "/dev/null", "-x", proxy, "--cacert", rootFile, "-w", "%{time_total}", $"https://{host}/hello"]);
                 if (i >= 0)
                 {
                     results[kind][i] = double.Parse(seconds, Inv) * 1000;
@@ -115,7 +115,7 @@ internal static class NewHostScenarios
     }
 
     /// <summary>Runs curl on CPU 1 and returns what it wrote to stdout; a failed transfer throws.</summary>
-    private static async Task<string> CurlAsync(string curl, string[] arguments)
+    private static async Task<string> RunCurlAsync(string curl, string[] arguments)
     {
         var start = ChildServer.Pinned(new ProcessStartInfo(curl) { RedirectStandardOutput = true, UseShellExecute = false }, cpu: 1);
         foreach (var argument in arguments)
@@ -241,13 +241,8 @@ internal static class NewHostScenarios
         double connected, handshaken;
         await using (var client = await RawHttpConnection.ConnectAsync(proxy))
         {
-            var (connect, _) = await client.SendAsync(Encoding.ASCII.GetBytes($"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n"));
+            await client.RequestTunnelAsync(host);
             connected = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            if (connect != 200)
-            {
-                throw new InvalidOperationException($"CONNECT answered {connect} for {host}");
-            }
-
             await client.StartTlsAsync(host, trust, SslApplicationProtocol.Http11, CancellationToken.None);
             handshaken = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             var (status, _) = await client.SendAsync(Get);

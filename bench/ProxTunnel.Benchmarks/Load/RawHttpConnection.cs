@@ -50,13 +50,7 @@ internal sealed class RawHttpConnection : IAsyncDisposable
         var connection = await ConnectAsync(proxy, cancellationToken);
         try
         {
-            var connect = Encoding.ASCII.GetBytes($"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n");
-            var status = await connection.SendAsync(connect, cancellationToken);
-            if (status.Status != 200)
-            {
-                throw new InvalidOperationException($"CONNECT answered {status.Status}");
-            }
-
+            await connection.RequestTunnelAsync(host, cancellationToken);
             await connection.StartTlsAsync(host, trust, protocol, cancellationToken);
             return connection;
         }
@@ -64,6 +58,17 @@ internal sealed class RawHttpConnection : IAsyncDisposable
         {
             await connection.DisposeAsync();
             throw;
+        }
+    }
+
+    /// <summary>Sends <c>CONNECT host:443</c> on this proxy connection; anything but a 200 throws.</summary>
+    public async Task RequestTunnelAsync(string host, CancellationToken cancellationToken = default)
+    {
+        var connect = Encoding.ASCII.GetBytes($"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n");
+        var status = await SendAsync(connect, cancellationToken);
+        if (status.Status != 200)
+        {
+            throw new InvalidOperationException($"CONNECT {host}:443 answered {status.Status}");
         }
     }
 
