@@ -46,9 +46,7 @@ public sealed class GatewayTrustTests
         await File.WriteAllTextAsync(Path.Combine(_home, ".mozilla", "firefox", "profiles.ini"),
             "[Profile0]\nName=default-release\nIsRelative=1\nPath=x1y2.default-release\nDefault=1\n");
         // A root the user trusted by hand must survive untrust.
-        var other = _directory.File("other.pem");
-        Assert.That((await ProxtunnelAsync("ca", "export", "--ca", _directory.File("other-ca.pem"), "--out", other)).ExitCode, Is.Zero);
-        await RunCertutilAsync("-d", "sql:" + shared, "-A", "-t", "C,,", "-n", "hand-added", "-i", other);
+        await TrustAnotherRootAsync(shared, "hand-added");
 
         var trust = await ProxtunnelAsync("ca", "trust", "--ca", _ca);
         Assert.That(trust.ExitCode, Is.Zero, trust.ToString());
@@ -78,9 +76,7 @@ public sealed class GatewayTrustTests
         var chromium = Path.Combine(_home, ".pki", "nssdb");
         var trust = await ProxtunnelAsync("ca", "trust", "--ca", _ca);
         Assert.That(trust.StdOut, Does.Contain($"trusted in {chromium} (database created)"), trust.ToString());
-        var other = _directory.File("other.pem");
-        Assert.That((await ProxtunnelAsync("ca", "export", "--ca", _directory.File("other-ca.pem"), "--out", other)).ExitCode, Is.Zero);
-        await RunCertutilAsync("-d", "sql:" + chromium, "-A", "-t", "C,,", "-n", "added-later", "-i", other);
+        await TrustAnotherRootAsync(chromium, "added-later");
 
         var untrust = await ProxtunnelAsync("ca", "untrust", "--ca", _ca);
         Assert.That(untrust.ExitCode, Is.Zero, untrust.ToString());
@@ -164,6 +160,14 @@ public sealed class GatewayTrustTests
     {
         environment["HOME"] = _home;
         return ExternalProcess.RunAsync("dotnet", [GatewayProcess.DllPath, .. arguments], TimeSpan.FromSeconds(60), environment);
+    }
+
+    /// <summary>Adds a root of another CA file to <paramref name="database"/> by hand, as a user would, under <paramref name="nickname"/>.</summary>
+    private async Task TrustAnotherRootAsync(string database, string nickname)
+    {
+        var other = _directory.File("other.pem");
+        Assert.That((await ProxtunnelAsync("ca", "export", "--ca", _directory.File("other-ca.pem"), "--out", other)).ExitCode, Is.Zero);
+        await RunCertutilAsync("-d", "sql:" + database, "-A", "-t", "C,,", "-n", nickname, "-i", other);
     }
 
     private static async Task<string> ListAsync(string database)
